@@ -1,0 +1,239 @@
+"""The versioned model bundle: everything needed to predict and explain, verified on load.
+
+A bundle is a directory::
+
+    manifest.json     format/version, configs, library versions, data fingerprint, sha256 of every other file
+    weights.pt        the network's state_dict (loaded with weights_only=True: no pickled code)
+    arrays.npz        gene scaler (mean/sd per gene) and per-drug target scaler (mean/sd of log AUC)
+    genes.txt         the model's gene list, in input order
+    drugs.csv         drug table: screen, id, name, class, annotations, cross-validated ρ (reliability)
+    validation.json   cross-validation and external-validation summaries (model card figures)
+    examples.parquet  held-out cell-line profiles (within-sample z over the model genes; optional)
+    example_responses.csv  their measured responses, as z-scored log AUC on the model's scale (optional)
+    drug_map.csv      2-D UMAP of the drug tower's latent vectors (optional)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from neurix_core import __version__
+from neurix_core.errors import BundleError
+from neurix_core.features.scaling import GeneScaler
+from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
+from neurix_core.train.fit import FittedModel, TargetScaler
+
+BUNDLE_FORMAT = "neurix-bundle"
+BUNDLE_FORMAT_VERSION = 1
+REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
+OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv")
+NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines")
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
+
+
+@dataclass
+class ModelBundle:
+    """A loaded bundle: the fitted model, its genes and drugs, and what the model card shows."""
+
+    fitted: FittedModel
+    genes: list[str]
+    drugs: pd.DataFrame
+    manifest: dict
+    validation: dict
+    examples: pd.DataFrame | None = None
+    example_responses: pd.DataFrame | None = None
+    drug_map: pd.DataFrame | None = None
+    path: Path | None = None
+    _gene_index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def model(self) -> InteractionModel:
+        return self.fitted.model
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("model_version", "unknown"))
+
+    def gene_index(self) -> dict[str, int]:
+        if not self._gene_index:
+            self._gene_index = {gene: i for i, gene in enumerate(self.genes)}
+        return self._gene_index
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as metadata
+
+    versions = {"python": platform.python_version(), "neurix": __version__}
+    for name in ("torch", "numpy", "pandas", "zennit", "rdkit", "umap-learn"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def save_bundle(
+    directory: str | Path,
+    fitted: FittedModel,
+    genes: list[str],
+    drugs: pd.DataFrame,
+    validation: dict,
+    data_fingerprint: dict[str, str],
+    screens: list[str],
+    examples: pd.DataFrame | None = None,
+    example_responses: pd.DataFrame | None = None,
+    drug_map: pd.DataFrame | None = None,
+    extra_manifest: dict | None = None,
+) -> Path:
+    """Write a bundle; the manifest is written last and records the sha256 of every file."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.iterdir():
+        if stale.is_file() and stale.name in (*REQUIRED_FILES, *OPTIONAL_FILES, "manifest.json"):
+            stale.unlink()
+    torch.save(fitted.model.state_dict(), directory / "weights.pt")
+    np.savez(
+        directory / "arrays.npz",
+        scaler_mean=fitted.gene_scaler.mean,
+        scaler_std=fitted.gene_scaler.std,
+        target_mean=fitted.target_scaler.mean,
+        target_std=fitted.target_scaler.std,
+    )
+    (directory / "genes.txt").write_text("\n".join(genes) + "\n", encoding="utf-8")
+    drugs.to_csv(directory / "drugs.csv", index=False)
+    (directory / "validation.json").write_text(json.dumps(validation, indent=1, default=_json_default), encoding="utf-8")
+    if examples is not None:
+        examples.T.to_parquet(directory / "examples.parquet")  # genes × samples: compact
+    if example_responses is not None:
+        example_responses.to_csv(directory / "example_responses.csv", index=False)
+    if drug_map is not None:
+        drug_map.to_csv(directory / "drug_map.csv", index=False)
+    files = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != "manifest.json")
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "model_version": f"{__version__}+{created:%Y%m%d}",
+        "created": created.isoformat(),
+        "screens": screens,
+        "n_genes": len(genes),
+        "n_drugs": len(drugs),
+        "model_config": fitted.model.config.to_dict(),
+        "training_config": fitted.training.to_dict(),
+        "loss_history": fitted.loss_history,
+        "data_fingerprint": data_fingerprint,
+        "libraries": library_versions(),
+        "files": {name: _sha256(directory / name) for name in files},
+        **(extra_manifest or {}),
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json_default), encoding="utf-8")
+    return directory
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_manifest(directory: Path) -> dict:
+    manifest_path = directory / "manifest.json"
+    if not directory.is_dir():
+        raise BundleError(f"model bundle not found: {directory}")
+    if not manifest_path.is_file():
+        raise BundleError(f"{directory} is not a Neurix model bundle (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: the manifest is damaged ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{directory} is not a Neurix model bundle (foreign manifest)")
+    if manifest.get("format_version") != BUNDLE_FORMAT_VERSION:
+        raise BundleError(
+            f"{directory}: bundle format version {manifest.get('format_version')} is not supported by this "
+            f"Neurix ({__version__}, reads version {BUNDLE_FORMAT_VERSION}); retrain or upgrade Neurix"
+        )
+    return manifest
+
+
+def verify_files(directory: Path, manifest: dict) -> None:
+    """Every file listed in the manifest exists with the recorded sha256, and the required files are listed."""
+    recorded = manifest.get("files")
+    if not isinstance(recorded, dict):
+        raise BundleError(f"{directory}: the manifest lists no file checksums")
+    missing_required = [name for name in REQUIRED_FILES if name not in recorded]
+    if missing_required:
+        raise BundleError(f"{directory}: the manifest does not cover {missing_required}")
+    for name, expected in recorded.items():
+        path = directory / name
+        if Path(name).name != name:
+            raise BundleError(f"{directory}: the manifest names a file outside the bundle ({name!r})")
+        if not path.is_file():
+            raise BundleError(f"{directory}: {name} is missing; the bundle is incomplete")
+        if _sha256(path) != expected:
+            raise BundleError(
+                f"{directory}: {name} does not match its recorded checksum; the bundle was modified or damaged"
+            )
+
+
+def load_bundle(directory: str | Path | None = None) -> ModelBundle:
+    """Load and verify a bundle (default: the shipped one). Raises BundleError on anything wrong."""
+    directory = Path(directory) if directory is not None else DEFAULT_BUNDLE
+    manifest = read_manifest(directory)
+    verify_files(directory, manifest)
+    try:
+        config = ModelConfig.from_dict(manifest["model_config"])
+        state = torch.load(io.BytesIO((directory / "weights.pt").read_bytes()), weights_only=True, map_location="cpu")
+        model = InteractionModel(config)
+        model.load_state_dict(state)
+        model.eval()
+        arrays = np.load(directory / "arrays.npz", allow_pickle=False)
+        genes = (directory / "genes.txt").read_text(encoding="utf-8").split()
+        drugs = pd.read_csv(directory / "drugs.csv", dtype={"drug_id": str}, keep_default_na=False)
+        for column in NUMERIC_DRUG_COLUMNS:
+            if column in drugs.columns:
+                drugs[column] = pd.to_numeric(drugs[column], errors="coerce")
+        validation = json.loads((directory / "validation.json").read_text(encoding="utf-8"))
+        examples = pd.read_parquet(directory / "examples.parquet").T if (directory / "examples.parquet").exists() else None
+        drug_map = pd.read_csv(directory / "drug_map.csv") if (directory / "drug_map.csv").exists() else None
+        example_responses = (
+            pd.read_csv(directory / "example_responses.csv", keep_default_na=False, na_values=[""])
+            if (directory / "example_responses.csv").exists()
+            else None
+        )
+        fitted = FittedModel(
+            model=model,
+            gene_scaler=GeneScaler(mean=arrays["scaler_mean"], std=arrays["scaler_std"]),
+            target_scaler=TargetScaler(mean=arrays["target_mean"], std=arrays["target_std"]),
+            training=TrainingConfig(**manifest.get("training_config", {})),
+            loss_history=list(manifest.get("loss_history", [])),
+        )
+    except BundleError:
+        raise
+    except Exception as exc:  # any inconsistency inside verified files means an incompatible bundle
+        raise BundleError(f"{directory}: the bundle could not be loaded ({exc.__class__.__name__}: {exc})") from exc
+    if len(genes) != config.n_genes or len(drugs) != config.n_drugs or arrays["scaler_mean"].shape[0] != len(genes):
+        raise BundleError(f"{directory}: genes/drugs do not match the network's shape; the bundle is inconsistent")
+    return ModelBundle(fitted, genes, drugs, manifest, validation, examples, example_responses, drug_map, directory)

@@ -1,0 +1,143 @@
+"""One command from data directory to a validated, shippable model bundle.
+
+Steps: build the dataset → hold out a few example cell lines (shown in the dashboard beside their measured
+responses) → 5-fold cell-line cross-validation of the model (per-drug ρ = the reliability badge), optionally the ridge
+baseline on the same folds and the external validation across labs → fit on all other cell lines → drug map → bundle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neurix_core.data.dataset import ResponseData, build_dataset
+from neurix_core.model.bundle import save_bundle
+from neurix_core.model.towers import TrainingConfig
+from neurix_core.repurpose.drug_map import compute_drug_map
+from neurix_core.train.baselines import ridge_predictor
+from neurix_core.train.cv import cross_validate, interaction_predictor
+from neurix_core.train.external import external_validation
+from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
+
+Log = Callable[[str], None]
+N_EXAMPLES = 6
+DEFAULT_ARCHITECTURE: dict = {}
+
+
+def choose_examples(data: ResponseData, n_examples: int = N_EXAMPLES, seed: int = 0) -> list[str]:
+    """Well-screened cell lines from distinct lineages, chosen reproducibly."""
+    tested = np.isfinite(data.log_auc).sum(axis=1)
+    info = data.cell_info.reindex(data.cell_lines)
+    candidates = pd.DataFrame({"cell": data.cell_lines, "tested": tested, "lineage": info["lineage"].to_numpy()})
+    candidates = candidates[candidates["tested"] >= np.quantile(tested, 0.5)].dropna(subset=["lineage"])
+    rng = np.random.default_rng(seed)
+    lineages = candidates["lineage"].value_counts().index[: n_examples * 2].tolist()
+    chosen = []
+    for lineage in rng.permutation(lineages)[:n_examples]:
+        pool = candidates[candidates["lineage"] == lineage]["cell"].tolist()
+        chosen.append(str(rng.choice(sorted(pool))))
+    return sorted(chosen)
+
+
+def example_tables(data: ResponseData, examples: list[str], fitted: FittedModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Example profiles (samples × genes) and their measured responses on the model's z scale."""
+    rows = [data.cell_lines.index(c) for c in examples]
+    profiles = pd.DataFrame(data.expression[rows], index=pd.Index(examples, name="sample"), columns=data.genes)
+    measured = fitted.target_scaler.transform(data.log_auc[rows])
+    info = data.cell_info.reindex(examples)
+    records = []
+    for i, sample in enumerate(examples):
+        for j in np.flatnonzero(np.isfinite(measured[i])):
+            records.append(
+                {
+                    "sample": sample,
+                    "cell_line_name": info.iloc[i]["cell_line_name"],
+                    "lineage": info.iloc[i]["lineage"],
+                    "primary_disease": info.iloc[i]["primary_disease"],
+                    "drug_key": data.drugs.iloc[j]["drug_key"],
+                    "measured_z_log_auc": float(measured[i, j]),
+                }
+            )
+    return profiles.astype(np.float32), pd.DataFrame(records)
+
+
+def train_bundle(
+    data_dir: str | Path,
+    out: str | Path,
+    screens: Sequence[str] = ("GDSC1", "GDSC2"),
+    cv_folds: int = 5,
+    training: TrainingConfig | None = None,
+    architecture: dict | None = None,
+    baseline: bool = False,
+    external: bool = False,
+    log: Log = print,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Path:
+    training = training or TrainingConfig()
+    architecture = architecture if architecture is not None else DEFAULT_ARCHITECTURE
+    screens = [s.upper() for s in screens]
+    load_screens = sorted(set(screens) | ({"GDSC1", "GDSC2", "PRISM"} if external else set()))
+    full = build_dataset(data_dir, load_screens)
+    data = full.select(drugs=full.screen_mask(screens))
+    data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
+    log(f"dataset: {len(data.cell_lines)} cell lines × {len(data.drugs)} drugs, {data.n_pairs:,} pairs, "
+        f"{len(data.genes)} genes")
+    examples = choose_examples(data)
+    is_example = np.isin(data.cell_lines, examples)
+    model_data = data.select(cells=~is_example)
+    fingerprints = drug_fingerprints(model_data)
+    validation: dict = {"screens": screens, "n_cell_lines": len(model_data.cell_lines), "n_pairs": model_data.n_pairs}
+    drugs = model_data.drugs.copy()
+    if cv_folds >= 2:
+        result = cross_validate(
+            model_data,
+            interaction_predictor(training, architecture),
+            n_folds=cv_folds,
+            on_fold=lambda fold, seconds: log(f"cross-validation fold {fold + 1}/{cv_folds} done ({seconds:.0f} s)"),
+        )
+        validation["cross_validation"] = {"n_folds": cv_folds, "seconds": result.seconds, "summary": result.summary}
+        drugs["cv_rho"] = result.per_drug["rho"].to_numpy()
+        drugs["n_cell_lines"] = result.per_drug["n_cell_lines"].to_numpy()
+        log(f"cross-validation: mean per-drug ρ {result.summary['all']['mean_rho']:.3f}, "
+            f"{result.summary['all']['n_rho_gt_0.2']} of {result.summary['all']['n_drugs']} drugs with ρ > 0.2")
+        if baseline:
+            ridge = cross_validate(model_data, ridge_predictor(), n_folds=cv_folds)
+            wins = int((result.per_drug["rho"] > ridge.per_drug["rho"]).sum())
+            validation["ridge_baseline"] = {
+                "summary": ridge.summary,
+                "model_wins": wins,
+                "n_compared": int((result.per_drug["rho"].notna() & ridge.per_drug["rho"].notna()).sum()),
+            }
+            drugs["ridge_rho"] = ridge.per_drug["rho"].to_numpy()
+            log(f"ridge baseline: mean per-drug ρ {ridge.summary['all']['mean_rho']:.3f}; model wins on {wins} drugs")
+    else:
+        drugs["cv_rho"] = np.nan
+        drugs["n_cell_lines"] = np.isfinite(model_data.log_auc).sum(axis=0)
+    if external:
+        predictor = interaction_predictor(training, architecture)
+        validation["external"] = {}
+        for name, (table, summary) in external_validation(full, predictor).items():
+            validation["external"][name] = {"summary": summary, "per_drug": table.to_dict(orient="records")}
+            log(f"external {name}: {summary.get('all', {}).get('n_drugs', 0)} shared drug pairs, "
+                f"mean ρ {summary.get('all', {}).get('mean_rho', float('nan')):.3f}")
+    log("fitting the final model on all non-example cell lines")
+    fitted = fit(model_data, training, architecture, fingerprints=fingerprints, progress=progress)
+    profiles, responses = example_tables(data, examples, fitted)
+    log("computing the drug map (UMAP of drug latent vectors)")
+    drug_map = compute_drug_map(fitted.model, drugs)
+    return save_bundle(
+        out,
+        fitted,
+        model_data.genes,
+        drugs,
+        validation,
+        model_data.source_fingerprint,
+        screens,
+        examples=profiles,
+        example_responses=responses,
+        drug_map=drug_map,
+        extra_manifest={"example_cell_lines": examples},
+    )
