@@ -20,12 +20,12 @@ class ModelConfig:
     n_genes: int
     n_drugs: int
     fingerprint_bits: int
-    latent_dim: int = 64
+    latent_dim: int = 128
     expression_hidden: tuple[int, ...] = (512, 256)
     drug_hidden: tuple[int, ...] = (256,)
     drug_embedding_dim: int = 32
-    input_dropout: float = 0.1
-    dropout: float = 0.3
+    input_dropout: float = 0.5
+    dropout: float = 0.5
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,12 +112,13 @@ class InteractionModel(nn.Module):
 
 @dataclass
 class TrainingConfig:
-    """Optimisation settings (chosen by measurement on cell-line CV, see benchmarks/cross_validation.py)."""
+    """Optimisation settings, chosen with the architecture by 5-fold cell-line CV on GDSC1+GDSC2
+    (benchmarks/hyperparameter_search.py; results in benchmarks/results/hyperparameter_search_round*.json)."""
 
-    epochs: int = 60
+    epochs: int = 200
     batch_cell_lines: int = 64
     learning_rate: float = 1e-3
-    weight_decay: float = 1e-5
+    weight_decay: float = 0.1
     seed: int = 0
     extra: dict = field(default_factory=dict)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from neurix_core.data.dataset import ResponseData
 from neurix_core.data.splits import cell_line_folds
@@ -75,15 +76,25 @@ def cross_validate(
 
 
 def interaction_predictor(
-    training: TrainingConfig | None = None, architecture: dict | None = None, keep_models: list | None = None
+    training: TrainingConfig | None = None,
+    architecture: dict | None = None,
+    keep_models: list | None = None,
+    fingerprints: dict[str, np.ndarray] | None = None,
+    device: str = "cpu",
 ) -> Predictor:
-    """The interaction model as a CV predictor; fingerprints are computed once for all folds."""
-    cache: dict[str, object] = {}
+    """The interaction model as a CV predictor; each drug's fingerprint is computed once for all folds.
+
+    ``fingerprints`` may supply precomputed fingerprints by drug_key (e.g. from a cache without RDKit).
+    """
+    cache: dict[str, np.ndarray] = dict(fingerprints or {})
 
     def predict(train: ResponseData, test: ResponseData) -> np.ndarray:
-        if "fingerprints" not in cache:
-            cache["fingerprints"] = drug_fingerprints(train)
-        fitted = fit(train, training, architecture, fingerprints=cache["fingerprints"])
+        missing = [k for k in train.drugs["drug_key"] if k not in cache]
+        if missing:
+            computed = drug_fingerprints(train.select(drugs=train.drugs["drug_key"].isin(missing).to_numpy()))
+            cache.update(zip(missing, computed.numpy(), strict=True))
+        features = torch.from_numpy(np.stack([cache[k] for k in train.drugs["drug_key"]]))
+        fitted = fit(train, training, architecture, fingerprints=features, device=device)
         if keep_models is not None:
             keep_models.append(fitted)
         return fitted.predict(test.expression)

