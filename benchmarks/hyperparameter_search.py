@@ -83,14 +83,18 @@ def configurations(budget: int, seed: int, grid_spec: dict) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--export-cache", type=Path)
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--screens", default="GDSC1,GDSC2")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=24, help="random configurations from the grid")
-    parser.add_argument("--seconds", type=float, default=480, help="stop starting new configurations after this")
+    parser.add_argument(
+        "--seconds", type=float, default=480, help="stop starting new configurations after this"
+    )
     parser.add_argument("--no-ridge", action="store_true", help="skip the ridge baseline (already measured)")
     parser.add_argument("--grid-json", default=None, help="a grid like GRID as JSON, replacing the default")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/hyperparameter_search.json"))
@@ -98,14 +102,24 @@ def main() -> None:
     if args.export_cache:
         export_cache(args.export_cache, args.screens.split(","))
         return
-    data, fingerprints = load_cache(args.cache) if args.cache else (build_dataset(DATA_DIR, args.screens.split(",")), None)
+    data, fingerprints = (
+        load_cache(args.cache) if args.cache else (build_dataset(DATA_DIR, args.screens.split(",")), None)
+    )
     start = time.perf_counter()
     results: list[dict] = []
     ridge = None
     if not args.no_ridge:
-        ridge = cross_validate(data, ridge_predictor(), n_folds=args.folds)  # same folds (seed 0) as every model
-        results.append({"config": "ridge", "mean_rho": ridge.summary["all"]["mean_rho"],
-                        "n_rho_gt_0.2": ridge.summary["all"]["n_rho_gt_0.2"], "seconds": ridge.seconds})
+        ridge = cross_validate(
+            data, ridge_predictor(), n_folds=args.folds
+        )  # same folds (seed 0) as every model
+        results.append(
+            {
+                "config": "ridge",
+                "mean_rho": ridge.summary["all"]["mean_rho"],
+                "n_rho_gt_0.2": ridge.summary["all"]["n_rho_gt_0.2"],
+                "seconds": ridge.seconds,
+            }
+        )
         print(f"ridge: mean ρ {results[0]['mean_rho']:.4f} ({ridge.seconds:.0f} s)", flush=True)
     grid_spec = {**GRID, **json.loads(args.grid_json)} if args.grid_json else GRID
     for config in [{}, *configurations(args.budget, 0, grid_spec)]:
@@ -118,14 +132,23 @@ def main() -> None:
             weight_decay=config.pop("weight_decay", TrainingConfig.weight_decay),
         )
         result = cross_validate(
-            data, interaction_predictor(training, config, fingerprints=fingerprints, device=args.device),
+            data,
+            interaction_predictor(training, config, fingerprints=fingerprints, device=args.device),
             n_folds=args.folds,
         )
         wins = int((result.per_drug["rho"] > ridge.per_drug["rho"]).sum()) if ridge else None
-        row = {"config": {**config, "epochs": training.epochs, "learning_rate": training.learning_rate,
-                          "weight_decay": training.weight_decay},
-               "mean_rho": result.summary["all"]["mean_rho"], "n_rho_gt_0.2": result.summary["all"]["n_rho_gt_0.2"],
-               "wins_vs_ridge": wins, "seconds": result.seconds}
+        row = {
+            "config": {
+                **config,
+                "epochs": training.epochs,
+                "learning_rate": training.learning_rate,
+                "weight_decay": training.weight_decay,
+            },
+            "mean_rho": result.summary["all"]["mean_rho"],
+            "n_rho_gt_0.2": result.summary["all"]["n_rho_gt_0.2"],
+            "wins_vs_ridge": wins,
+            "seconds": result.seconds,
+        }
         results.append(row)
         print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

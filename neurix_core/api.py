@@ -59,7 +59,9 @@ class Neurix:
             data, filename = path.read_bytes(), filename or path.name
         else:
             data, filename = source, filename or "uploaded profile"
-        return parse_profile(data, filename, values=values, limits=limits or ProfileLimits(), known_genes=self.bundle.genes)
+        return parse_profile(
+            data, filename, values=values, limits=limits or ProfileLimits(), known_genes=self.bundle.genes
+        )
 
     def prepare(self, profile: ProfileLike) -> ModelInput:
         """Align to the model's genes and scale; a DataFrame is samples × gene symbols (log2(TPM+1) or z)."""
@@ -101,7 +103,9 @@ class Neurix:
             else:
                 unknown.append(drug)
         if unknown:
-            raise NeurixError(f"unknown drug(s): {', '.join(map(str, unknown[:5]))}; use a name, id or key from the drug table")
+            raise NeurixError(
+                f"unknown drug(s): {', '.join(map(str, unknown[:5]))}; use a name, id or key from the drug table"
+            )
         return list(dict.fromkeys(indices))
 
     def explain(
@@ -116,7 +120,11 @@ class Neurix:
         from neurix_core.explain.lrp import relevance_frame
 
         model_input = self.prepare(profile)
-        rows = [model_input.sample_index(s) for s in samples] if samples else list(range(len(model_input.samples)))
+        rows = (
+            [model_input.sample_index(s) for s in samples]
+            if samples
+            else list(range(len(model_input.samples)))
+        )
         indices = self.drug_indices(drugs)
         frame = relevance_frame(
             self.explainer,
@@ -130,13 +138,17 @@ class Neurix:
         drug_info = self.bundle.drugs.set_index("drug_key")[["drug_name", "screen", "drug_class", "targets"]]
         frame = frame.join(drug_info, on="drug")
         frame = frame.rename(columns={"drug": "drug_key", "input_value": "scaled_expression"})
-        zscored = pd.DataFrame(model_input.zscored[rows], index=[model_input.samples[r] for r in rows],
-                               columns=self.bundle.genes)
-        frame["expression_z"] = zscored.stack(future_stack=True).reindex(
-            pd.MultiIndex.from_arrays([frame["sample"], frame["gene"]])
-        ).to_numpy()
+        zscored = pd.DataFrame(
+            model_input.zscored[rows], index=[model_input.samples[r] for r in rows], columns=self.bundle.genes
+        )
+        frame["expression_z"] = (
+            zscored.stack(future_stack=True)
+            .reindex(pd.MultiIndex.from_arrays([frame["sample"], frame["gene"]]))
+            .to_numpy()
+        )
         frame["is_target"] = [
-            gene.upper() in target_genes(targets) for gene, targets in zip(frame["gene"], frame["targets"], strict=True)
+            gene.upper() in target_genes(targets)
+            for gene, targets in zip(frame["gene"], frame["targets"], strict=True)
         ]
         frame["direction"] = np.where(frame["relevance"] > 0, "resistance", "sensitising")
         return frame.drop(columns=["drug_index"], errors="ignore")
@@ -147,7 +159,9 @@ class Neurix:
         row = model_input.sample_index(sample)
         indices = self.drug_indices(drugs)
         relevance = self.explainer.relevance(model_input.scaled[row : row + 1], indices)[0].numpy()
-        return pd.DataFrame(relevance.T, index=self.bundle.genes, columns=self.bundle.drugs["drug_key"].iloc[indices])
+        return pd.DataFrame(
+            relevance.T, index=self.bundle.genes, columns=self.bundle.drugs["drug_key"].iloc[indices]
+        )
 
     def cohort(self, expression: pd.DataFrame, drug: str, top: int | None = 50) -> pd.DataFrame:
         """Genes with the largest mean relevance for one drug across many profiles (rows of ``expression``)."""

@@ -30,9 +30,9 @@ def _progress_bar(total_label: str):
 
 
 def cmd_data_summary(args: argparse.Namespace) -> None:
-    from neurix_core.data.summary import data_summary
-
     import pandas as pd
+
+    from neurix_core.data.summary import data_summary
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(data_summary(args.data_dir).to_string(index=False))
@@ -91,10 +91,14 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurix", description="Explainable drug-response prediction (NeurixAI).")
+    parser = argparse.ArgumentParser(
+        prog="neurix", description="Explainable drug-response prediction (NeurixAI)."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data = commands.add_parser("data", help="inspect a data directory").add_subparsers(dest="data_command", required=True)
+    data = commands.add_parser("data", help="inspect a data directory").add_subparsers(
+        dest="data_command", required=True
+    )
     summary = data.add_parser("summary", help="counts per screen")
     summary.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     summary.set_defaults(func=cmd_data_summary)
@@ -115,12 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("explain", cmd_explain, "gene relevances (LRP) for profiles and drugs"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped model)")
+        sub.add_argument(
+            "--bundle", type=Path, default=None, help="model bundle (default: the shipped model)"
+        )
         sub.add_argument("--input", type=Path, required=True, help="expression matrix (csv/tsv/txt/xlsx)")
         sub.add_argument("--values", default="auto", choices=["auto", "zscore", "log2tpm", "tpm", "counts"])
         sub.add_argument("--out", type=Path, required=True)
         if name == "explain":
-            sub.add_argument("--drugs", default=None, help="comma-separated drug names/ids/keys (default: all)")
+            sub.add_argument(
+                "--drugs", default=None, help="comma-separated drug names/ids/keys (default: all)"
+            )
             sub.add_argument("--top", type=int, default=20, help="genes per (sample, drug); 0 = all")
         sub.set_defaults(func=func)
     return parser

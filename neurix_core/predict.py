@@ -46,7 +46,9 @@ class ModelInput:
         try:
             return self.samples.index(sample)
         except ValueError as exc:
-            raise ProfileError(f"unknown sample {sample!r}; the profile has {', '.join(self.samples[:5])}") from exc
+            raise ProfileError(
+                f"unknown sample {sample!r}; the profile has {', '.join(self.samples[:5])}"
+            ) from exc
 
 
 def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
@@ -61,7 +63,9 @@ def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     return values
 
 
-def prepare_input(bundle: ModelBundle, expression: pd.DataFrame, min_coverage: float = MIN_GENE_COVERAGE) -> ModelInput:
+def prepare_input(
+    bundle: ModelBundle, expression: pd.DataFrame, min_coverage: float = MIN_GENE_COVERAGE
+) -> ModelInput:
     """Align, z-score within each sample over the model genes and apply the bundle's gene scaler.
 
     ``expression`` is samples × gene symbols on log2(TPM+1) scale or already normalised (z-scores); both go through
@@ -104,9 +108,21 @@ def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFra
             "z_log_auc": predictions.reshape(-1).astype(np.float64),
         }
     )
-    for column in ("screen", "drug_id", "drug_name", "drug_class", "targets", "pathway", "moa", "drug_key", "cv_rho"):
+    for column in (
+        "screen",
+        "drug_id",
+        "drug_name",
+        "drug_class",
+        "targets",
+        "pathway",
+        "moa",
+        "drug_key",
+        "cv_rho",
+    ):
         table[column] = np.tile(drugs[column].to_numpy(), n_samples)
-    table["rank"] = table.groupby("sample", sort=False, observed=True)["z_log_auc"].rank(method="first").astype(int)
+    table["rank"] = (
+        table.groupby("sample", sort=False, observed=True)["z_log_auc"].rank(method="first").astype(int)
+    )
     table = table.sort_values(["sample", "rank"], kind="stable").reset_index(drop=True)
     table["sample"] = table["sample"].astype(str)
     return table[PREDICTION_COLUMNS]

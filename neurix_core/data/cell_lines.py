@@ -26,7 +26,9 @@ def gdsc_model_ids(
     lookups: list[tuple[str, pd.Series]] = []
     if mapping is not None:
         by_cosmic = mapping.dropna(subset=["COSMIC_ID"]).drop_duplicates("COSMIC_ID")
-        lookups.append(("COSMIC_ID", by_cosmic.set_index(by_cosmic["COSMIC_ID"].astype("int64"))["DepMap_ModelID"]))
+        lookups.append(
+            ("COSMIC_ID", by_cosmic.set_index(by_cosmic["COSMIC_ID"].astype("int64"))["DepMap_ModelID"])
+        )
         if "SANGER_MODEL_ID" in mapping.columns:
             by_sanger = mapping.dropna(subset=["SANGER_MODEL_ID"]).drop_duplicates("SANGER_MODEL_ID")
             lookups.append(("SANGER_MODEL_ID", by_sanger.set_index("SANGER_MODEL_ID")["DepMap_ModelID"]))

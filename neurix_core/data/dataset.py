@@ -21,7 +21,12 @@ from neurix_core.errors import NeurixError
 from neurix_core.features.scaling import within_sample_zscore
 from neurix_core.io.depmap import read_depmap_expression, read_depmap_models
 from neurix_core.io.expression import read_gdsc_expression
-from neurix_core.io.gdsc import read_cell_line_mapping, read_drug_smiles, read_gdsc_compounds, read_gdsc_dose_response
+from neurix_core.io.gdsc import (
+    read_cell_line_mapping,
+    read_drug_smiles,
+    read_gdsc_compounds,
+    read_gdsc_dose_response,
+)
 from neurix_core.io.prism import read_prism_dose_response
 from neurix_core.io.repurposing_hub import read_repurposing_drugs, read_repurposing_samples
 
@@ -46,8 +51,14 @@ class ResponseData:
 
     def select(self, cells: np.ndarray | None = None, drugs: np.ndarray | None = None) -> ResponseData:
         """A view on a subset of cell lines (row indices/mask) and/or drugs (column indices/mask)."""
-        cells = np.arange(len(self.cell_lines)) if cells is None else np.flatnonzero(_as_mask(cells, len(self.cell_lines)))
-        drug_idx = np.arange(len(self.drugs)) if drugs is None else np.flatnonzero(_as_mask(drugs, len(self.drugs)))
+        cells = (
+            np.arange(len(self.cell_lines))
+            if cells is None
+            else np.flatnonzero(_as_mask(cells, len(self.cell_lines)))
+        )
+        drug_idx = (
+            np.arange(len(self.drugs)) if drugs is None else np.flatnonzero(_as_mask(drugs, len(self.drugs)))
+        )
         return ResponseData(
             cell_lines=[self.cell_lines[i] for i in cells],
             genes=self.genes,

@@ -61,7 +61,11 @@ def classify_drug(moa: str, targets: str, pathway: str, disease_area: str) -> tu
 
 
 def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA else str(value).strip()
+    return (
+        ""
+        if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA
+        else str(value).strip()
+    )
 
 
 def _first_smiles(value: object) -> str:
@@ -99,7 +103,8 @@ def gdsc_drug_table(
 ) -> pd.DataFrame:
     """One row per (GDSC1/GDSC2, DRUG_ID) present in the responses."""
     drugs = responses.groupby(["DATASET", "DRUG_ID"], as_index=False).agg(
-        DRUG_NAME=("DRUG_NAME", "first"), PUTATIVE_TARGET=("PUTATIVE_TARGET", "first"),
+        DRUG_NAME=("DRUG_NAME", "first"),
+        PUTATIVE_TARGET=("PUTATIVE_TARGET", "first"),
         PATHWAY_NAME=("PATHWAY_NAME", "first"),
     )
     annotation = compounds.set_index("DRUG_ID") if compounds is not None else pd.DataFrame()
@@ -116,7 +121,9 @@ def gdsc_drug_table(
         pathway = _text(drug["PATHWAY_NAME"]) or (_text(info["TARGET_PATHWAY"]) if info is not None else "")
         names = [drug["DRUG_NAME"], *[s.strip() for s in synonyms.split(",") if s.strip()]]
         hub_row, hub_smiles = hub.lookup(names)
-        smiles_text = next((smiles_by_name[normalise_name(n)] for n in names if normalise_name(n) in smiles_by_name), "")
+        smiles_text = next(
+            (smiles_by_name[normalise_name(n)] for n in names if normalise_name(n) in smiles_by_name), ""
+        )
         moa = _text(hub_row["moa"]) if hub_row is not None else ""
         disease_area = _text(hub_row["disease_area"]) if hub_row is not None else ""
         drug_class, reason = classify_drug(moa, targets, pathway, disease_area)
@@ -148,8 +155,12 @@ def prism_drug_table(responses: pd.DataFrame, hub: HubIndex) -> pd.DataFrame:
     for compound, drug in first.iterrows():
         hub_row, hub_smiles = hub.lookup([drug["name"]])
         moa = _text(drug["moa"]) or (_text(hub_row["moa"]) if hub_row is not None else "")
-        targets = _text(drug["target"]) or (_text(hub_row["target"]).replace("|", ", ") if hub_row is not None else "")
-        disease_area = _text(drug["disease.area"]) or (_text(hub_row["disease_area"]) if hub_row is not None else "")
+        targets = _text(drug["target"]) or (
+            _text(hub_row["target"]).replace("|", ", ") if hub_row is not None else ""
+        )
+        disease_area = _text(drug["disease.area"]) or (
+            _text(hub_row["disease_area"]) if hub_row is not None else ""
+        )
         drug_class, reason = classify_drug(moa, targets, "", disease_area)
         rows.append(
             {
@@ -161,9 +172,11 @@ def prism_drug_table(responses: pd.DataFrame, hub: HubIndex) -> pd.DataFrame:
                 "targets": targets,
                 "pathway": "",
                 "moa": moa,
-                "phase": _text(drug["phase"]) or (_text(hub_row["clinical_phase"]) if hub_row is not None else ""),
+                "phase": _text(drug["phase"])
+                or (_text(hub_row["clinical_phase"]) if hub_row is not None else ""),
                 "disease_area": disease_area,
-                "indication": _text(drug["indication"]) or (_text(hub_row["indication"]) if hub_row is not None else ""),
+                "indication": _text(drug["indication"])
+                or (_text(hub_row["indication"]) if hub_row is not None else ""),
                 "smiles": _first_smiles(drug["smiles"]) or hub_smiles,
                 "drug_class": drug_class,
                 "class_reason": reason,
@@ -174,6 +187,7 @@ def prism_drug_table(responses: pd.DataFrame, hub: HubIndex) -> pd.DataFrame:
 
 def shared_drugs(drugs: pd.DataFrame, screen_a: str, screen_b: str) -> pd.DataFrame:
     """Pairs of drug keys that are the same compound in two screens (matched on normalised name or synonym)."""
+
     def name_keys(row: pd.Series) -> set[str]:
         names = [row["drug_name"], *row["synonyms"].split(",")]
         return {normalise_name(n) for n in names if n.strip()}
@@ -185,7 +199,9 @@ def shared_drugs(drugs: pd.DataFrame, screen_a: str, screen_b: str) -> pd.DataFr
     pairs = []
     for _, row in drugs[drugs["screen"] == screen_a].iterrows():
         matches = sorted({m for key in name_keys(row) for m in index.get(key, [])})
-        pairs.extend({"drug_key_a": row["drug_key"], "drug_key_b": m, "drug_name": row["drug_name"]} for m in matches)
+        pairs.extend(
+            {"drug_key_a": row["drug_key"], "drug_key_b": m, "drug_name": row["drug_name"]} for m in matches
+        )
     return pd.DataFrame(pairs, columns=["drug_key_a", "drug_key_b", "drug_name"])
 
 
@@ -195,5 +211,5 @@ GENE_SYMBOL = re.compile(r"^[A-Z][A-Z0-9-]{1,14}$")
 
 def target_genes(targets: str) -> set[str]:
     """Gene-like symbols in a free-text target field ('PARP1, PARP2' → {PARP1, PARP2}; 'Microtubule' → {})."""
-    tokens = (token.strip().upper() for token in TARGET_SPLIT.split(targets or ""))
-    return {token.split(" ")[0] for token in tokens if token and GENE_SYMBOL.match(token.split(" ")[0])}
+    words = (token.strip().split(" ")[0] for token in TARGET_SPLIT.split(targets or "") if token.strip())
+    return {word for word in words if GENE_SYMBOL.match(word)}  # as written: gene symbols are upper case

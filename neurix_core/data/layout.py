@@ -32,7 +32,10 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         "prism/secondary-screen-dose-response-curve-parameters.csv*",
         "secondary-screen-dose-response-curve-parameters.csv*",
     ),
-    "prism_compounds": ("prism/secondary_screen_compounds.csv", "prism/secondary-screen-replicate-treatment-info.csv"),
+    "prism_compounds": (
+        "prism/secondary_screen_compounds.csv",
+        "prism/secondary-screen-replicate-treatment-info.csv",
+    ),
     "hub_drugs": ("repurposing_hub/repurposing_drugs_*.txt", "repurposing_drugs_*.txt"),
     "hub_samples": ("repurposing_hub/repurposing_samples_*.txt", "repurposing_samples_*.txt"),
 }
@@ -71,4 +74,6 @@ class DataLayout:
             path = self.find(key)
             if path is not None:
                 return key, path
-        raise NeurixError(f"{self.root}: no expression matrix found (GDSC parquet or DepMap OmicsExpression...)")
+        raise NeurixError(
+            f"{self.root}: no expression matrix found (GDSC parquet or DepMap OmicsExpression...)"
+        )

@@ -21,7 +21,9 @@ def cell_line_folds(cell_lines: Sequence[str], n_folds: int = 5, seed: int = 0) 
     return folds
 
 
-def iter_folds(cell_lines: Sequence[str], n_folds: int = 5, seed: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_folds(
+    cell_lines: Sequence[str], n_folds: int = 5, seed: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(train mask, test mask) over cell lines for each fold."""
     folds = cell_line_folds(cell_lines, n_folds, seed)
     for fold in range(n_folds):

@@ -21,11 +21,19 @@ def data_summary(data_dir: str | Path) -> pd.DataFrame:
     if gdsc_paths:
         gdsc = pd.concat([read_gdsc_dose_response(p) for p in gdsc_paths], ignore_index=True)
         for screen, rows in gdsc.groupby("DATASET"):
-            raw[screen] = {"cell_lines": rows["COSMIC_ID"].nunique(), "drugs": rows["DRUG_ID"].nunique(), "responses": len(rows)}
+            raw[screen] = {
+                "cell_lines": rows["COSMIC_ID"].nunique(),
+                "drugs": rows["DRUG_ID"].nunique(),
+                "responses": len(rows),
+            }
     prism_path = layout.find("prism_dose_response")
     if prism_path:
         prism = read_prism_dose_response(prism_path)
-        raw["PRISM"] = {"cell_lines": prism["depmap_id"].nunique(), "drugs": prism["compound_id"].nunique(), "responses": len(prism)}
+        raw["PRISM"] = {
+            "cell_lines": prism["depmap_id"].nunique(),
+            "drugs": prism["compound_id"].nunique(),
+            "responses": len(prism),
+        }
     screens = [s for s in SCREENS if s in raw]
     data = build_dataset(data_dir, screens)
     rows = []

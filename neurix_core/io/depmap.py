@@ -23,7 +23,13 @@ MODEL_OPTIONAL = (
 SYMBOL_ENTREZ = re.compile(r"^\s*(?P<symbol>[^\s()]+)\s*\((?P<entrez>\d+)\)\s*$")
 ACH_ID = re.compile(r"^ACH-\d{6}$")
 # Metadata columns of newer (24Q4+/25Q2) long-format releases that precede the gene columns.
-METADATA_COLUMNS = ("SequencingID", "ModelID", "IsDefaultEntryForModel", "ModelConditionID", "IsDefaultEntryForMC")
+METADATA_COLUMNS = (
+    "SequencingID",
+    "ModelID",
+    "IsDefaultEntryForModel",
+    "ModelConditionID",
+    "IsDefaultEntryForMC",
+)
 
 
 def read_depmap_models(source: TableSource) -> pd.DataFrame:

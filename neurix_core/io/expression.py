@@ -14,9 +14,7 @@ from neurix_core.io.tables import TableSource, read_table, require_rows, source_
 
 Orientation = Literal["samples_by_genes", "genes_by_samples"]
 
-GENE_LIKE = re.compile(
-    r"^(ENSG\d{11}(\.\d+)?|\d{1,9}|[A-Za-z][A-Za-z0-9]*([-.][A-Za-z0-9]+)*( \(\d+\))?)$"
-)
+GENE_LIKE = re.compile(r"^(ENSG\d{11}(\.\d+)?|\d{1,9}|[A-Za-z][A-Za-z0-9]*([-.][A-Za-z0-9]+)*( \(\d+\))?)$")
 SAMPLE_LIKE = re.compile(r"^(ACH-\d{6}|TCGA-|SIDM\d+|CVCL_|sample|patient|tumou?r)", re.IGNORECASE)
 
 

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.errors import DataFormatError
-from neurix_core.io.tables import TableSource, read_table, require_columns, require_numeric, require_rows, source_name
+from neurix_core.io.tables import (
+    TableSource,
+    read_table,
+    require_columns,
+    require_numeric,
+    require_rows,
+    source_name,
+)
 
 DOSE_RESPONSE_COLUMNS = ("DATASET", "COSMIC_ID", "CELL_LINE_NAME", "DRUG_ID", "DRUG_NAME", "AUC")
 DOSE_RESPONSE_OPTIONAL = ("SANGER_MODEL_ID", "PUTATIVE_TARGET", "PATHWAY_NAME", "LN_IC50")

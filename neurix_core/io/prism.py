@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from neurix_core.io.tables import TableSource, read_table, require_columns, require_numeric, require_rows, source_name
+from neurix_core.io.tables import (
+    TableSource,
+    read_table,
+    require_columns,
+    require_numeric,
+    require_rows,
+    source_name,
+)
 
 CURVE_COLUMNS = ("broad_id", "depmap_id", "name", "auc")
 ANNOTATION_COLUMNS = ("moa", "target", "disease.area", "indication", "smiles", "phase")

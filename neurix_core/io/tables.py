@@ -82,7 +82,9 @@ def read_table(
     except pd.errors.EmptyDataError as exc:
         raise DataFormatError(name, "the file is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, ImportError) as exc:
-        raise DataFormatError(name, f"could not be read as a table ({exc.__class__.__name__}: {exc})") from exc
+        raise DataFormatError(
+            name, f"could not be read as a table ({exc.__class__.__name__}: {exc})"
+        ) from exc
 
 
 def _reject_duplicate_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -134,10 +136,7 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) ->
     if missing:
         found = ", ".join(map(str, list(frame.columns)[:12]))
         more = " ..." if frame.shape[1] > 12 else ""
-        if frame.shape[1] == 1:
-            hint = " (only one column was found: is the delimiter right?)"
-        else:
-            hint = ""
+        hint = " (only one column was found: is the delimiter right?)" if frame.shape[1] == 1 else ""
         raise DataFormatError(source, f"missing column(s) {missing}; found: {found}{more}{hint}")
 
 
@@ -146,7 +145,9 @@ def require_rows(frame: pd.DataFrame, source: str) -> None:
         raise DataFormatError(source, "the table has no data rows")
 
 
-def require_numeric(frame: pd.DataFrame, columns: Iterable[str], source: str, allow_missing: bool = True) -> None:
+def require_numeric(
+    frame: pd.DataFrame, columns: Iterable[str], source: str, allow_missing: bool = True
+) -> None:
     """Coerce columns to float in place; raise naming the first offending values if any are not numbers."""
     for column in columns:
         values = pd.to_numeric(frame[column], errors="coerce")

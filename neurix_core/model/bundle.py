@@ -119,7 +119,9 @@ def save_bundle(
     )
     (directory / "genes.txt").write_text("\n".join(genes) + "\n", encoding="utf-8")
     drugs.to_csv(directory / "drugs.csv", index=False)
-    (directory / "validation.json").write_text(json.dumps(validation, indent=1, default=_json_default), encoding="utf-8")
+    (directory / "validation.json").write_text(
+        json.dumps(validation, indent=1, default=_json_default), encoding="utf-8"
+    )
     if examples is not None:
         examples.T.to_parquet(directory / "examples.parquet")  # genes × samples: compact
     if example_responses is not None:
@@ -144,7 +146,9 @@ def save_bundle(
         "files": {name: _sha256(directory / name) for name in files},
         **(extra_manifest or {}),
     }
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json_default), encoding="utf-8")
+    (directory / "manifest.json").write_text(
+        json.dumps(manifest, indent=1, default=_json_default), encoding="utf-8"
+    )
     return directory
 
 
@@ -205,7 +209,9 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
     verify_files(directory, manifest)
     try:
         config = ModelConfig.from_dict(manifest["model_config"])
-        state = torch.load(io.BytesIO((directory / "weights.pt").read_bytes()), weights_only=True, map_location="cpu")
+        state = torch.load(
+            io.BytesIO((directory / "weights.pt").read_bytes()), weights_only=True, map_location="cpu"
+        )
         model = InteractionModel(config)
         model.load_state_dict(state)
         model.eval()
@@ -216,7 +222,11 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
             if column in drugs.columns:
                 drugs[column] = pd.to_numeric(drugs[column], errors="coerce")
         validation = json.loads((directory / "validation.json").read_text(encoding="utf-8"))
-        examples = pd.read_parquet(directory / "examples.parquet").T if (directory / "examples.parquet").exists() else None
+        examples = (
+            pd.read_parquet(directory / "examples.parquet").T
+            if (directory / "examples.parquet").exists()
+            else None
+        )
         drug_map = pd.read_csv(directory / "drug_map.csv") if (directory / "drug_map.csv").exists() else None
         example_responses = (
             pd.read_csv(directory / "example_responses.csv", keep_default_na=False, na_values=[""])
@@ -233,7 +243,17 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
     except BundleError:
         raise
     except Exception as exc:  # any inconsistency inside verified files means an incompatible bundle
-        raise BundleError(f"{directory}: the bundle could not be loaded ({exc.__class__.__name__}: {exc})") from exc
-    if len(genes) != config.n_genes or len(drugs) != config.n_drugs or arrays["scaler_mean"].shape[0] != len(genes):
-        raise BundleError(f"{directory}: genes/drugs do not match the network's shape; the bundle is inconsistent")
-    return ModelBundle(fitted, genes, drugs, manifest, validation, examples, example_responses, drug_map, directory)
+        raise BundleError(
+            f"{directory}: the bundle could not be loaded ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    if (
+        len(genes) != config.n_genes
+        or len(drugs) != config.n_drugs
+        or arrays["scaler_mean"].shape[0] != len(genes)
+    ):
+        raise BundleError(
+            f"{directory}: genes/drugs do not match the network's shape; the bundle is inconsistent"
+        )
+    return ModelBundle(
+        fitted, genes, drugs, manifest, validation, examples, example_responses, drug_map, directory
+    )

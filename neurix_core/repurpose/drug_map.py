@@ -24,4 +24,6 @@ def compute_drug_map(model: InteractionModel, drugs: pd.DataFrame, seed: int = 0
     n_neighbors = int(min(15, max(2, len(latent) - 1)))
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=0.2, metric="cosine", random_state=seed, n_jobs=1)
     coordinates = reducer.fit_transform(latent)
-    return pd.DataFrame({"drug_key": drugs["drug_key"].to_numpy(), "umap_x": coordinates[:, 0], "umap_y": coordinates[:, 1]})
+    return pd.DataFrame(
+        {"drug_key": drugs["drug_key"].to_numpy(), "umap_x": coordinates[:, 0], "umap_y": coordinates[:, 1]}
+    )

@@ -12,11 +12,13 @@ import torch
 
 from neurix_core.data.dataset import ResponseData
 from neurix_core.data.splits import cell_line_folds
+from neurix_core.model.towers import TrainingConfig
 from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
 from neurix_core.train.metrics import per_drug_spearman, summarise_rho
-from neurix_core.model.towers import TrainingConfig
 
-Predictor = Callable[[ResponseData, ResponseData], np.ndarray]  # (train, test) → test predictions (cells × drugs)
+Predictor = Callable[
+    [ResponseData, ResponseData], np.ndarray
+]  # (train, test) → test predictions (cells × drugs)
 
 
 @dataclass

@@ -19,7 +19,12 @@ from neurix_core.train.metrics import per_drug_spearman, summarise_rho
 
 
 def _transfer(
-    data: ResponseData, predictor: Predictor, source: list[str], target: list[str], pairs: pd.DataFrame, flip: bool
+    data: ResponseData,
+    predictor: Predictor,
+    source: list[str],
+    target: list[str],
+    pairs: pd.DataFrame,
+    flip: bool,
 ) -> tuple[pd.DataFrame, dict]:
     source_drugs, target_drugs = data.screen_mask(source), data.screen_mask(target)
     tested_source = np.isfinite(data.log_auc[:, source_drugs]).any(axis=1)
@@ -44,7 +49,9 @@ def _transfer(
             "n_cell_lines": (np.isfinite(pred) & np.isfinite(measured)).sum(axis=0),
         }
     )
-    drug_class = data.drugs.set_index("drug_key").loc[table["target_drug"], "drug_class"].reset_index(drop=True)
+    drug_class = (
+        data.drugs.set_index("drug_key").loc[table["target_drug"], "drug_class"].reset_index(drop=True)
+    )
     summary = summarise_rho(table["rho"], drug_class)
     summary["n_train_cell_lines"] = len(train.cell_lines)
     summary["n_test_cell_lines"] = len(test.cell_lines)

@@ -108,7 +108,9 @@ def fit(
     )
     model = InteractionModel(config, fingerprints).to(device)
     x_all = x_all.to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(training.epochs, 1))
     n_cells = x_all.shape[0]
     history: list[float] = []

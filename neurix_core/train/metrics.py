@@ -15,7 +15,9 @@ def _rank_columns(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return ranked.to_numpy()
 
 
-def per_drug_spearman(predicted: np.ndarray, measured: np.ndarray, min_cell_lines: int = MIN_CELL_LINES) -> np.ndarray:
+def per_drug_spearman(
+    predicted: np.ndarray, measured: np.ndarray, min_cell_lines: int = MIN_CELL_LINES
+) -> np.ndarray:
     """Spearman ρ per column (drug) over rows (cell lines) where both are finite; NaN if too few rows.
 
     Vectorised: rank each column, then a Pearson correlation of ranks computed column-wise.
@@ -36,6 +38,7 @@ def per_drug_spearman(predicted: np.ndarray, measured: np.ndarray, min_cell_line
 
 def summarise_rho(rho: pd.Series, drug_class: pd.Series) -> dict:
     """Mean/median ρ and counts/fractions of drugs above each threshold, overall and per drug class."""
+
     def block(values: pd.Series) -> dict:
         values = values.dropna()
         out = {

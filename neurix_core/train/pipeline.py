@@ -31,7 +31,9 @@ def choose_examples(data: ResponseData, n_examples: int = N_EXAMPLES, seed: int 
     """Well-screened cell lines from distinct lineages, chosen reproducibly."""
     tested = np.isfinite(data.log_auc).sum(axis=1)
     info = data.cell_info.reindex(data.cell_lines)
-    candidates = pd.DataFrame({"cell": data.cell_lines, "tested": tested, "lineage": info["lineage"].to_numpy()})
+    candidates = pd.DataFrame(
+        {"cell": data.cell_lines, "tested": tested, "lineage": info["lineage"].to_numpy()}
+    )
     candidates = candidates[candidates["tested"] >= np.quantile(tested, 0.5)].dropna(subset=["lineage"])
     rng = np.random.default_rng(seed)
     lineages = candidates["lineage"].value_counts().index[: n_examples * 2].tolist()
@@ -42,10 +44,14 @@ def choose_examples(data: ResponseData, n_examples: int = N_EXAMPLES, seed: int 
     return sorted(chosen)
 
 
-def example_tables(data: ResponseData, examples: list[str], fitted: FittedModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+def example_tables(
+    data: ResponseData, examples: list[str], fitted: FittedModel
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Example profiles (samples × genes) and their measured responses on the model's z scale."""
     rows = [data.cell_lines.index(c) for c in examples]
-    profiles = pd.DataFrame(data.expression[rows], index=pd.Index(examples, name="sample"), columns=data.genes)
+    profiles = pd.DataFrame(
+        data.expression[rows], index=pd.Index(examples, name="sample"), columns=data.genes
+    )
     measured = fitted.target_scaler.transform(data.log_auc[rows])
     info = data.cell_info.reindex(examples)
     records = []
@@ -62,6 +68,75 @@ def example_tables(data: ResponseData, examples: list[str], fitted: FittedModel)
                 }
             )
     return profiles.astype(np.float32), pd.DataFrame(records)
+
+
+def run_validation(
+    data: ResponseData,
+    full: ResponseData | None,
+    cv_folds: int,
+    training: TrainingConfig,
+    architecture: dict,
+    baseline: bool,
+    external: bool,
+    log: Log = print,
+) -> tuple[dict, pd.DataFrame]:
+    """Cell-line CV of the model (and optionally ridge on the same folds, and GDSC↔PRISM external validation).
+
+    Returns the model-card dictionary and the drug table with per-drug ``cv_rho`` (and ``ridge_rho``).
+    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set.
+    """
+    validation: dict = {
+        "screens": sorted(set(data.drugs["screen"])),
+        "n_cell_lines": len(data.cell_lines),
+        "n_pairs": data.n_pairs,
+    }
+    drugs = data.drugs.copy()
+    drugs["n_cell_lines"] = np.isfinite(data.log_auc).sum(axis=0)
+    drugs["cv_rho"] = np.nan
+    if cv_folds >= 2:
+        result = cross_validate(
+            data,
+            interaction_predictor(training, architecture),
+            n_folds=cv_folds,
+            on_fold=lambda fold, seconds: log(
+                f"cross-validation fold {fold + 1}/{cv_folds} done ({seconds:.0f} s)"
+            ),
+        )
+        validation["cross_validation"] = {
+            "n_folds": cv_folds,
+            "seconds": result.seconds,
+            "summary": result.summary,
+        }
+        drugs["cv_rho"] = result.per_drug["rho"].to_numpy()
+        log(
+            f"cross-validation: mean per-drug ρ {result.summary['all']['mean_rho']:.3f}, "
+            f"{result.summary['all']['n_rho_gt_0.2']} of {result.summary['all']['n_drugs']} drugs with ρ > 0.2"
+        )
+        if baseline:
+            ridge = cross_validate(data, ridge_predictor(), n_folds=cv_folds)
+            compared = result.per_drug["rho"].notna() & ridge.per_drug["rho"].notna()
+            wins = int((result.per_drug["rho"] > ridge.per_drug["rho"]).sum())
+            validation["ridge_baseline"] = {
+                "summary": ridge.summary,
+                "seconds": ridge.seconds,
+                "model_wins": wins,
+                "n_compared": int(compared.sum()),
+            }
+            drugs["ridge_rho"] = ridge.per_drug["rho"].to_numpy()
+            log(
+                f"ridge baseline: mean per-drug ρ {ridge.summary['all']['mean_rho']:.3f}; "
+                f"model wins on {wins} of {int(compared.sum())} drugs"
+            )
+    if external and full is not None:
+        predictor = interaction_predictor(training, architecture)
+        validation["external"] = {}
+        for name, (table, summary) in external_validation(full, predictor).items():
+            validation["external"][name] = {"summary": summary, "per_drug": table.to_dict(orient="records")}
+            log(
+                f"external {name}: {summary.get('all', {}).get('n_drugs', 0)} shared drug pairs, "
+                f"mean ρ {summary.get('all', {}).get('mean_rho', float('nan')):.3f}"
+            )
+    return validation, drugs
 
 
 def train_bundle(
@@ -83,46 +158,17 @@ def train_bundle(
     full = build_dataset(data_dir, load_screens)
     data = full.select(drugs=full.screen_mask(screens))
     data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
-    log(f"dataset: {len(data.cell_lines)} cell lines × {len(data.drugs)} drugs, {data.n_pairs:,} pairs, "
-        f"{len(data.genes)} genes")
+    log(
+        f"dataset: {len(data.cell_lines)} cell lines × {len(data.drugs)} drugs, {data.n_pairs:,} pairs, "
+        f"{len(data.genes)} genes"
+    )
     examples = choose_examples(data)
     is_example = np.isin(data.cell_lines, examples)
     model_data = data.select(cells=~is_example)
     fingerprints = drug_fingerprints(model_data)
-    validation: dict = {"screens": screens, "n_cell_lines": len(model_data.cell_lines), "n_pairs": model_data.n_pairs}
-    drugs = model_data.drugs.copy()
-    if cv_folds >= 2:
-        result = cross_validate(
-            model_data,
-            interaction_predictor(training, architecture),
-            n_folds=cv_folds,
-            on_fold=lambda fold, seconds: log(f"cross-validation fold {fold + 1}/{cv_folds} done ({seconds:.0f} s)"),
-        )
-        validation["cross_validation"] = {"n_folds": cv_folds, "seconds": result.seconds, "summary": result.summary}
-        drugs["cv_rho"] = result.per_drug["rho"].to_numpy()
-        drugs["n_cell_lines"] = result.per_drug["n_cell_lines"].to_numpy()
-        log(f"cross-validation: mean per-drug ρ {result.summary['all']['mean_rho']:.3f}, "
-            f"{result.summary['all']['n_rho_gt_0.2']} of {result.summary['all']['n_drugs']} drugs with ρ > 0.2")
-        if baseline:
-            ridge = cross_validate(model_data, ridge_predictor(), n_folds=cv_folds)
-            wins = int((result.per_drug["rho"] > ridge.per_drug["rho"]).sum())
-            validation["ridge_baseline"] = {
-                "summary": ridge.summary,
-                "model_wins": wins,
-                "n_compared": int((result.per_drug["rho"].notna() & ridge.per_drug["rho"].notna()).sum()),
-            }
-            drugs["ridge_rho"] = ridge.per_drug["rho"].to_numpy()
-            log(f"ridge baseline: mean per-drug ρ {ridge.summary['all']['mean_rho']:.3f}; model wins on {wins} drugs")
-    else:
-        drugs["cv_rho"] = np.nan
-        drugs["n_cell_lines"] = np.isfinite(model_data.log_auc).sum(axis=0)
-    if external:
-        predictor = interaction_predictor(training, architecture)
-        validation["external"] = {}
-        for name, (table, summary) in external_validation(full, predictor).items():
-            validation["external"][name] = {"summary": summary, "per_drug": table.to_dict(orient="records")}
-            log(f"external {name}: {summary.get('all', {}).get('n_drugs', 0)} shared drug pairs, "
-                f"mean ρ {summary.get('all', {}).get('mean_rho', float('nan')):.3f}")
+    validation, drugs = run_validation(
+        model_data, full, cv_folds, training, architecture, baseline, external, log
+    )
     log("fitting the final model on all non-example cell lines")
     fitted = fit(model_data, training, architecture, fingerprints=fingerprints, progress=progress)
     profiles, responses = example_tables(data, examples, fitted)

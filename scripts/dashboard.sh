@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Start the Neurix dashboard on the shipped default model: http://localhost:8501
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh
+exec .venv/bin/streamlit run dashboard/app.py "$@"

@@ -1,0 +1,121 @@
+"""Training mechanics on synthetic data (accuracy claims are measured on real data in benchmarks/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from neurix_core.data.dataset import ResponseData
+from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
+from neurix_core.train.baselines import ridge_predictor
+from neurix_core.train.cv import cross_validate, interaction_predictor
+from neurix_core.train.fit import fit
+from neurix_core.train.metrics import per_drug_spearman
+
+SMALL = {
+    "expression_hidden": (32,),
+    "latent_dim": 8,
+    "drug_hidden": (16,),
+    "dropout": 0.0,
+    "input_dropout": 0.0,
+}
+
+
+def planted_data(
+    n_cells: int = 160, n_genes: int = 40, n_drugs: int = 12, missing: float = 0.3, seed: int = 0
+):
+    """Responses driven by two gene programmes, each drug loading on them differently."""
+    rng = np.random.default_rng(seed)
+    expression = rng.normal(size=(n_cells, n_genes)).astype(np.float32)
+    programmes = np.stack([expression[:, :5].mean(axis=1), expression[:, 5:10].mean(axis=1)], axis=1)
+    loadings = rng.normal(size=(2, n_drugs))
+    log_auc = (programmes @ loadings + 0.2 * rng.normal(size=(n_cells, n_drugs))).astype(np.float32)
+    log_auc[rng.random(log_auc.shape) < missing] = np.nan
+    drugs = pd.DataFrame(
+        {
+            "drug_key": [f"GDSC2:{i}" for i in range(n_drugs)],
+            "screen": "GDSC2",
+            "drug_name": [f"drug{i}" for i in range(n_drugs)],
+            "drug_class": "targeted",
+            "smiles": "",
+        }
+    )
+    return ResponseData(
+        [f"ACH-{i:06d}" for i in range(n_cells)],
+        [f"G{i}" for i in range(n_genes)],
+        expression,
+        drugs,
+        log_auc,
+        pd.DataFrame(),
+    )
+
+
+def test_fit_learns_a_planted_signal_on_held_out_cell_lines() -> None:
+    data = planted_data()
+    train, test = data.select(cells=np.arange(120)), data.select(cells=np.arange(120, 160))
+    fitted = fit(
+        train,
+        TrainingConfig(epochs=150, batch_cell_lines=32, learning_rate=3e-3, weight_decay=0.0),
+        SMALL,
+        fingerprints=torch.zeros(12, 8),
+    )
+    rho = per_drug_spearman(fitted.predict(test.expression), test.log_auc)
+    assert np.nanmean(rho) > 0.7
+    assert fitted.loss_history[-1] < fitted.loss_history[0]
+
+
+def test_scalers_are_fitted_on_training_cell_lines_only() -> None:
+    data = planted_data()
+    train = data.select(cells=np.arange(80))
+    fitted = fit(train, TrainingConfig(epochs=1), SMALL, fingerprints=torch.zeros(12, 8))
+    np.testing.assert_allclose(fitted.gene_scaler.mean, train.expression.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(fitted.target_scaler.mean, np.nanmean(train.log_auc, axis=0), atol=1e-5)
+
+
+def test_untested_pairs_do_not_influence_training() -> None:
+    """Changing the value hidden behind a NaN mask changes nothing: masked pairs never reach the loss."""
+    data = planted_data(missing=0.5)
+    mask = np.isnan(data.log_auc)
+    models = []
+    for fill in (0.0, 100.0):
+        log_auc = data.log_auc.copy()
+        values = np.where(mask, fill, log_auc)
+        values[mask] = np.nan  # NaN is the mask; the fill must not leak through any path
+        changed = ResponseData(
+            data.cell_lines, data.genes, data.expression, data.drugs, values, data.cell_info
+        )
+        models.append(fit(changed, TrainingConfig(epochs=3, seed=1), SMALL, fingerprints=torch.zeros(12, 8)))
+    a, b = (m.predict(data.expression) for m in models)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_matrix_prediction_equals_per_pair_interaction() -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(n_genes=20, n_drugs=7, fingerprint_bits=16, **SMALL)
+    model = InteractionModel(config, (torch.rand(7, 16) > 0.5).float()).eval()
+    x = torch.randn(5, 20)
+    matrix = model(x)
+    for i in range(5):
+        for d in range(7):
+            pair = (model.expression_tower(x[i : i + 1]) * model.drug_latent(torch.tensor([d]))).mean()
+            assert matrix[i, d].item() == pytest.approx(pair.item(), abs=1e-6)
+
+
+def test_cross_validation_scores_every_cell_line_out_of_fold_and_ridge_runs_on_same_folds() -> None:
+    data = planted_data(n_cells=100)
+    model_cv = cross_validate(
+        data,
+        interaction_predictor(
+            TrainingConfig(epochs=40, learning_rate=3e-3),
+            SMALL,
+            fingerprints={k: np.zeros(8, np.float32) for k in data.drugs["drug_key"]},
+        ),
+        n_folds=4,
+    )
+    ridge_cv = cross_validate(data, ridge_predictor(), n_folds=4)
+    assert np.isfinite(model_cv.predictions).all()
+    np.testing.assert_array_equal(model_cv.folds, ridge_cv.folds)
+    assert ridge_cv.summary["all"]["mean_rho"] > 0.6
+    assert model_cv.summary["all"]["n_drugs"] == 12
