@@ -211,12 +211,16 @@ def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None)
     )
     if known_genes is not None and len(known_genes):
         spelling = model_spelling(known_genes)
+        exact = {str(g).strip().upper(): str(g) for g in known_genes}
         renamed = []
         for label, symbol in zip(labels, symbols, strict=True):
-            if symbol is not None:
+            name = str(label).strip().upper()
+            if name in exact:  # the model's own gene name wins over any alias resolution
+                renamed.append(exact[name])
+            elif symbol is not None:
                 renamed.append(spelling.get(symbol.upper(), symbol))
-            else:  # unknown to HGNC, but the model may still know this exact name
-                renamed.append(spelling.get(str(label).strip().upper()))
+            else:  # unknown to HGNC and not a model gene
+                renamed.append(None)
         symbols = renamed
     dates = sum(bool(EXCEL_DATE.match(str(label).strip())) for label in labels)
     if dates:

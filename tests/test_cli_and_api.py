@@ -1,0 +1,117 @@
+"""The CLI and the Python API on the shipped bundle: same numbers, clear errors, documented columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurix_core.api import Neurix
+from neurix_core.cli import main
+from neurix_core.errors import NeurixError, ProfileError
+from neurix_core.predict import MIN_GENE_COVERAGE
+
+
+@pytest.fixture(scope="module")
+def neurix() -> Neurix:
+    return Neurix.load()
+
+
+@pytest.fixture(scope="module")
+def example_csv(neurix: Neurix, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two held-out example cell lines written as a genes × samples table (the layout most labs export)."""
+    path = tmp_path_factory.mktemp("cli") / "profiles.csv"
+    neurix.example_profiles().iloc[:2].T.rename_axis("gene").to_csv(path)
+    return path
+
+
+def test_predict_cli_writes_documented_columns(
+    example_csv: Path, tmp_path: Path, neurix: Neurix, capsys
+) -> None:
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", "--input", str(example_csv), "--out", str(out), "--values", "zscore"]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == [
+        "sample",
+        "screen",
+        "drug_id",
+        "drug_name",
+        "drug_class",
+        "z_log_auc",
+        "cv_rho",
+    ]
+    assert len(table) == 2 * len(neurix.bundle.drugs)
+    assert "100%" in capsys.readouterr().err  # gene coverage is reported
+
+
+def test_cli_and_api_agree(example_csv: Path, tmp_path: Path, neurix: Neurix) -> None:
+    out = tmp_path / "predictions.csv"
+    main(["predict", "--input", str(example_csv), "--out", str(out), "--values", "zscore"])
+    cli = pd.read_csv(out, dtype={"drug_id": str})
+    api = neurix.predict(neurix.example_profiles().iloc[:2])
+    merged = cli.merge(api, on=["sample", "screen", "drug_id"], suffixes=("_cli", "_api"))
+    assert len(merged) == len(api)
+    np.testing.assert_allclose(merged["z_log_auc_cli"], merged["z_log_auc_api"], atol=1e-6)
+
+
+def test_explain_cli(example_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "genes.csv"
+    code = main(["explain", "--input", str(example_csv), "--drugs", "Cisplatin,Erlotinib", "--top", "5",
+                 "--out", str(out), "--values", "zscore"])  # fmt: skip
+    assert code == 0
+    table = pd.read_csv(out)
+    assert {"sample", "drug_key", "gene", "relevance", "rank", "is_target"} <= set(table.columns)
+    assert table.groupby(["sample", "drug_key"]).size().eq(5).all()
+
+
+def test_low_coverage_is_refused_with_a_clear_message(tmp_path: Path, neurix: Neurix, capsys) -> None:
+    genes = neurix.bundle.genes[: int(len(neurix.bundle.genes) * MIN_GENE_COVERAGE) - 50]
+    path = tmp_path / "few_genes.tsv"
+    pd.DataFrame({"gene": genes, "tumour": np.linspace(0, 12, len(genes))}).to_csv(
+        path, sep="\t", index=False
+    )
+    assert main(["predict", "--input", str(path), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "at least 50%" in capsys.readouterr().err
+    with pytest.raises(ProfileError, match="at least 50%"):
+        neurix.predict(neurix.read_profile(path))
+
+
+def test_missing_input_and_unknown_drug(tmp_path: Path, neurix: Neurix, capsys) -> None:
+    assert main(["predict", "--input", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(NeurixError, match="unknown drug"):
+        neurix.drug_indices(["not-a-drug-xyz"])
+
+
+def test_prediction_ranks_and_relevance_decomposes_prediction(neurix: Neurix) -> None:
+    profile = neurix.example_profiles().iloc[:1]
+    predictions = neurix.predict(profile)
+    assert predictions["rank"].tolist() == list(range(1, len(neurix.bundle.drugs) + 1))
+    assert predictions["z_log_auc"].is_monotonic_increasing
+    genes = neurix.explain(profile, drugs=["Cisplatin"], top=None)
+    for drug_key, rows in genes.groupby("drug_key"):
+        predicted = predictions.set_index("drug_key").loc[drug_key, "z_log_auc"]
+        assert rows["prediction"].iloc[0] == pytest.approx(predicted, abs=1e-5)
+        assert len(rows) == len(neurix.bundle.genes)
+
+
+def test_repurposing_candidates_follow_the_rules(neurix: Neurix) -> None:
+    profile = neurix.example_profiles().iloc[:1]
+    predictions = neurix.predict(profile)
+    candidates = neurix.repurposing_candidates(predictions, profile.index[0], tumour_type="Lung", max_z=-0.5)
+    assert (candidates["z_log_auc"] <= -0.5).all() and (candidates["cv_rho"] >= 0.2).all()
+    assert not candidates["indication_covers_tumour"].any()
+    classes = candidates["drug_class"].tolist()
+    if "non-oncology" in classes:
+        assert classes.index("non-oncology") == 0  # non-oncology drugs first
+
+
+def test_examples_have_measured_responses(neurix: Neurix) -> None:
+    sample = neurix.example_profiles().index[0]
+    measured = neurix.example_responses(sample)
+    assert len(measured) > 100 and measured["measured_z_log_auc"].notna().all()
+    held_out = neurix.bundle.manifest["example_cell_lines"]
+    assert sample in held_out and len(held_out) == len(neurix.example_profiles())
+    assert neurix.bundle.validation["n_cell_lines"] == 871 - len(held_out)  # examples never trained on
