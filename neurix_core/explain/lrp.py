@@ -149,9 +149,14 @@ class InteractionLRP:
 
     # ------------------------------------------------------------------ public API
     def latent(self, x: Tensor | np.ndarray) -> Tensor:
-        """g(x): profiles × K (eval mode)."""
-        with torch.no_grad():
-            return self.tower(self._as_input(x))
+        """g(x): profiles × K (eval mode).
+
+        Under the lock: while another thread's backward pass has zennit hooks on the tower, an unlocked
+        forward pass would run through those hooks and overwrite their stored tensors, mixing this input into
+        the other thread's relevances (silently when the row counts match)."""
+        x = self._as_input(x)
+        with self._lock, torch.no_grad():
+            return self.tower(x)
 
     def predict(
         self, x: Tensor | np.ndarray, drug_index: Tensor | Sequence[int] | int | None = None

@@ -204,11 +204,6 @@ def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None)
     kinds = [classify_label(str(label)) for label in labels]
     symbols = [_map_one(str(label), kind, table) for label, kind in zip(labels, kinds, strict=True)]
     warnings: list[str] = []
-    n_renamed = sum(
-        1
-        for label, kind, symbol in zip(labels, kinds, symbols, strict=True)
-        if kind == "symbol" and symbol is not None and str(label).strip().upper() != symbol.upper()
-    )
     if known_genes is not None and len(known_genes):
         spelling = model_spelling(known_genes)
         exact = {str(g).strip().upper(): str(g) for g in known_genes}
@@ -222,6 +217,11 @@ def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None)
             else:  # unknown to HGNC and not a model gene
                 renamed.append(None)
         symbols = renamed
+    n_renamed = sum(
+        1
+        for label, kind, symbol in zip(labels, kinds, symbols, strict=True)
+        if kind == "symbol" and symbol is not None and str(label).strip().upper() != symbol.upper()
+    )
     dates = sum(bool(EXCEL_DATE.match(str(label).strip())) for label in labels)
     if dates:
         warnings.append(

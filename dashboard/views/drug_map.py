@@ -1,0 +1,141 @@
+"""Drug map: the drug tower's latent space (UMAP), with repurposing candidates for the current sample."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import widgets as w
+from neurix_core.api import Neurix
+from neurix_core.report.figures import drug_map_scatter
+from neurix_core.report.text import reliability
+from neurix_core.repurpose.candidates import tumour_types
+
+COLOUR_OPTIONS = {
+    "drug_class": "Drug class",
+    "moa": "Mechanism of action",
+    "pathway": "Pathway",
+    "disease_area": "Disease area",
+}
+ANY_TUMOUR = ""
+
+
+def _tumour_type(profile: w.LoadedProfile | None, sample: str | None) -> str | None:
+    """Tumour-type selector; defaults to an example cell line's lineage when it is a known type."""
+    types = tumour_types()
+    default = ""
+    if profile is not None and sample is not None:
+        lineage = profile.sample_info.get(sample, {}).get("lineage", "")
+        default = lineage if lineage in types else ""
+    options = [ANY_TUMOUR, *types]
+    choice = st.selectbox(
+        "Tumour type of the sample",
+        options,
+        index=options.index(default),
+        format_func=lambda t: t or "Not specified (every drug counts as off-indication)",
+        key=f"{w.TUMOUR_KEY}_{profile.fingerprint if profile else ''}_{sample}",
+        help="Drugs already approved for this tumour type are not repurposing candidates.",
+    )
+    return choice or None
+
+
+def _candidate_table(candidates: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    table = candidates.copy()
+    table["number"] = range(1, len(table) + 1)  # as on the map's numbered markers
+    table["drug"] = table["drug_key"].map(names)
+    table["reliability"] = [f"{t.symbol} {t.tier}" for t in map(reliability, table["cv_rho"])]
+    table["indication"] = table["indication"].fillna("").astype(str).str.replace("|", ", ", regex=False)
+    return table[
+        [
+            "number",
+            "drug",
+            "drug_class",
+            "z_log_auc",
+            "reliability",
+            "cv_rho",
+            "phase",
+            "disease_area",
+            "indication",
+            "targets",
+            "repurposing_score",
+        ]
+    ]
+
+
+def render() -> None:
+    neurix: Neurix | None = w.get_neurix()
+    st.title("Drug map and repurposing candidates")
+    if neurix is None:
+        return
+    table = neurix.drug_map()
+    profile = w.current_profile()
+    sample = w.sample_switcher(profile) if profile is not None else None
+    cols = st.columns(2)
+    colour_by = cols[0].selectbox(
+        "Colour drugs by", list(COLOUR_OPTIONS), format_func=COLOUR_OPTIONS.get, key="map_colour"
+    )
+    with cols[1]:
+        tumour = _tumour_type(profile, sample) if profile is not None else None
+    st.caption(
+        "Each point is a drug placed by the model's learnt drug representation: drugs close together are "
+        "predicted to act on similar tumours. Hover for target, phase, indication and this sample's "
+        "prediction."
+    )
+    candidates = pd.DataFrame()
+    predictions: dict[str, float] = {}
+    if profile is not None and sample is not None:
+        rows = profile.sample_predictions(sample)
+        predictions = dict(zip(rows["drug_key"], rows["z_log_auc"].astype(float), strict=True))
+        candidates = neurix.repurposing_candidates(profile.predictions, sample, tumour_type=tumour)
+    else:
+        st.info(
+            "Load a profile (Predict page or an example) to highlight its repurposing candidates.",
+            icon=":material/info:",
+        )
+    st.plotly_chart(
+        drug_map_scatter(
+            table, colour_by, predictions, candidates.get("drug_key", pd.Series(dtype=str)).tolist()
+        ),
+        key="drug_map",
+        config={"displaylogo": False},
+    )
+    if profile is None:
+        return
+    st.subheader(f"Repurposing candidates · {profile.sample_label(sample or '')}")
+    st.markdown(
+        "A drug is a candidate when its predicted z log AUC is ≤ −1 (more sensitive than ~85% of cell "
+        "lines), its cross-validated ρ is ≥ 0.2, and its approved indication does not cover the tumour "
+        "type. Non-oncology drugs are listed first, then by strength × reliability. Candidates are "
+        "hypotheses for research, not treatment suggestions."
+    )
+    if candidates.empty:
+        has_rho = neurix.bundle.drugs["cv_rho"].notna().any()
+        reason = (
+            "no drug passes all three criteria for this sample"
+            if has_rho
+            else "this model bundle has no cross-validated ρ, so no prediction counts as reliable"
+        )
+        st.info(f"No repurposing candidates: {reason}.", icon=":material/info:")
+        return
+    st.dataframe(
+        _candidate_table(candidates, w.drug_names(neurix)),
+        hide_index=True,
+        column_config={
+            "number": st.column_config.NumberColumn("#", width="small"),
+            "drug": "Drug",
+            "drug_class": "Class",
+            "z_log_auc": st.column_config.NumberColumn("Predicted z log AUC", format="%.2f"),
+            "reliability": "Reliability",
+            "cv_rho": st.column_config.NumberColumn("CV ρ", format="%.2f"),
+            "phase": "Phase",
+            "disease_area": "Disease area",
+            "indication": "Approved indication",
+            "targets": "Targets",
+            "repurposing_score": st.column_config.NumberColumn(
+                "Score", format="%.2f", help="−prediction × ρ: strength × reliability"
+            ),
+        },
+    )
+
+
+w.run_page(render, "drug_map")

@@ -1,0 +1,174 @@
+"""Model: the validation behind every reliability badge, read from the bundle (missing parts are skipped)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import widgets as w
+from neurix_core.api import Neurix
+from neurix_core.report.figures import (
+    external_histogram,
+    loss_curve,
+    rho_by_class,
+    rho_histogram,
+    ridge_comparison,
+)
+
+EXTERNAL_TITLES = {
+    "gdsc_to_prism": "GDSC → PRISM: trained on GDSC cell lines, scored against PRISM measurements",
+    "prism_to_gdsc": "PRISM → GDSC: trained on PRISM, scored against GDSC measurements",
+}
+SUMMARY_COLUMNS = {
+    "n_drugs": "drugs",
+    "mean_rho": "mean ρ",
+    "median_rho": "median ρ",
+    "n_rho_gt_0.2": "ρ > 0.2",
+    "frac_rho_gt_0.2": "fraction ρ > 0.2",
+    "n_rho_gt_0.3": "ρ > 0.3",
+    "frac_rho_gt_0.3": "fraction ρ > 0.3",
+}
+
+
+def summary_frame(summary: Mapping | None) -> pd.DataFrame:
+    """Per-class summary blocks ({class: {n_drugs, mean_rho, ...}}) as a table; other entries are skipped."""
+    blocks = {str(k): v for k, v in (summary or {}).items() if isinstance(v, Mapping)}
+    if not blocks:
+        return pd.DataFrame()
+    frame = pd.DataFrame.from_dict(blocks, orient="index")
+    frame = frame[[c for c in SUMMARY_COLUMNS if c in frame.columns]].rename(columns=SUMMARY_COLUMNS)
+    order = ["all", *sorted(k for k in frame.index if k != "all")]
+    frame = frame.loc[[k for k in order if k in frame.index]]
+    frame.index.name = "drug class"
+    return frame.round(3)
+
+
+def _version(neurix: Neurix) -> None:
+    manifest = neurix.bundle.manifest
+    st.markdown(
+        f"**Version** {manifest.get('model_version', 'unknown')} · "
+        f"**created** {manifest.get('created', 'n/a')} · "
+        f"**screens** {', '.join(map(str, manifest.get('screens', []))) or 'n/a'} · **bundle format** "
+        f"{manifest.get('format_version', 'n/a')}"
+    )
+    cols = st.columns(3)
+    cols[0].metric("Genes", f"{len(neurix.bundle.genes):,}")
+    cols[1].metric("Drugs", f"{len(neurix.bundle.drugs):,}")
+    n_lines = (neurix.bundle.validation or {}).get("n_cell_lines")
+    cols[2].metric("Training cell lines", f"{n_lines:,}" if isinstance(n_lines, int) else "n/a")
+
+
+def _cross_validation(neurix: Neurix) -> None:
+    st.subheader("Cross-validation on unseen cell lines")
+    validation = neurix.bundle.validation or {}
+    cv = validation.get("cross_validation") or {}
+    drugs = neurix.bundle.drugs
+    rho = drugs["cv_rho"] if "cv_rho" in drugs.columns else pd.Series(dtype=float)
+    if not cv and rho.isna().all():
+        st.info(
+            "This model bundle has no cross-validation results; all predictions show as 'unvalidated'.",
+            icon=":material/info:",
+        )
+        return
+    st.markdown(
+        f"{cv.get('n_folds', 5)}-fold cross-validation over cell lines: each drug's ρ is the Spearman "
+        "correlation between predicted and measured response of cell lines the model did not see. This ρ "
+        "is the reliability badge shown next to every prediction."
+    )
+    table = summary_frame(cv.get("summary"))
+    if not table.empty:
+        st.dataframe(table)
+    if rho.notna().any():
+        left, right = st.columns(2)
+        left.plotly_chart(rho_histogram(drugs), key="rho_hist", config={"displaylogo": False})
+        right.plotly_chart(rho_by_class(drugs), key="rho_class", config={"displaylogo": False})
+
+
+def _ridge(neurix: Neurix) -> None:
+    ridge = (neurix.bundle.validation or {}).get("ridge_baseline")
+    drugs = neurix.bundle.drugs
+    if not ridge and "ridge_rho" not in drugs.columns:
+        return
+    st.subheader("Comparison with a ridge-regression baseline")
+    if isinstance(ridge, Mapping) and "model_wins" in ridge:
+        st.markdown(
+            f"Neurix has the higher ρ for **{ridge['model_wins']} of {ridge.get('n_compared', '?')}** "
+            "drugs (same folds)."
+        )
+    if isinstance(ridge, Mapping):
+        table = summary_frame(ridge.get("summary"))
+        if not table.empty:
+            st.dataframe(table)
+    if "ridge_rho" in drugs.columns and drugs["ridge_rho"].notna().any():
+        st.plotly_chart(ridge_comparison(drugs), key="ridge", config={"displaylogo": False})
+
+
+def _external(neurix: Neurix) -> None:
+    external = (neurix.bundle.validation or {}).get("external")
+    if not isinstance(external, Mapping) or not external:
+        return
+    st.subheader("External validation across labs")
+    st.markdown(
+        "Train on one lab's screen and predict the same compounds measured by another lab on other cell "
+        "lines: the hardest test, closest to a new tumour."
+    )
+    cols = st.columns(max(1, len(external)))
+    for col, (name, block) in zip(cols, external.items(), strict=False):
+        if not isinstance(block, Mapping):
+            continue
+        with col:
+            title = EXTERNAL_TITLES.get(name, name)
+            summary = block.get("summary") or {}
+            st.markdown(f"**{title}**")
+            if "n_train_cell_lines" in summary:
+                st.caption(
+                    f"{summary['n_train_cell_lines']} training cell lines, "
+                    f"{summary.get('n_test_cell_lines', '?')} test cell lines"
+                )
+            table = summary_frame(summary)
+            if not table.empty:
+                st.dataframe(table)
+            per_drug = pd.DataFrame(block.get("per_drug") or [])
+            if not per_drug.empty and "rho" in per_drug.columns:
+                st.plotly_chart(
+                    external_histogram(per_drug),
+                    key=f"external_{name}",
+                    config={"displaylogo": False},
+                )
+
+
+def _training(neurix: Neurix) -> None:
+    manifest = neurix.bundle.manifest
+    with st.expander("Training configuration, libraries and data fingerprints"):
+        history = manifest.get("loss_history") or []
+        if history:
+            st.plotly_chart(
+                loss_curve([float(v) for v in history]), key="loss", config={"displaylogo": False}
+            )
+        for title, key in (
+            ("Model", "model_config"),
+            ("Training", "training_config"),
+            ("Libraries", "libraries"),
+            ("Source data (sha256)", "data_fingerprint"),
+        ):
+            if manifest.get(key):
+                st.markdown(f"**{title}**")
+                st.code(json.dumps(manifest[key], indent=1), language="json")
+
+
+def render() -> None:
+    neurix: Neurix | None = w.get_neurix()
+    st.title("Model card and validation")
+    if neurix is None:
+        return
+    _version(neurix)
+    _cross_validation(neurix)
+    _ridge(neurix)
+    _external(neurix)
+    _training(neurix)
+
+
+w.run_page(render, "model")

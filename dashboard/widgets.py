@@ -1,0 +1,526 @@
+"""Shared widgets and session helpers for every dashboard page.
+
+Privacy model: the model bundle is loaded once per process (``st.cache_resource``: it holds no patient data),
+but everything derived from an upload (parsed profile, predictions, explanations) lives only in this browser
+session's ``st.session_state``, never in a global cache, on disk or in the logs, so two users of a shared
+deployment can never see each other's data. Results are cached per session by the sha256 fingerprint of the
+upload, so switching pages or samples never re-runs the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from neurix_core.api import Neurix
+from neurix_core.errors import NeurixError
+from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
+from neurix_core.predict import ModelInput
+from neurix_core.report.text import DISCLAIMER, RELIABILITY_EXPLANATION, drug_labels, reliability
+
+LOG = logging.getLogger("neurix.dashboard")
+
+BUNDLE_ENV = "NEURIX_BUNDLE"
+PROFILE_KEY = "neurix_profile"  # the LoadedProfile shown on every page
+SAMPLE_KEY = "neurix_sample"  # canonical current sample (not a widget key: pages may change it mid-run)
+SAMPLE_WIDGET = "neurix_sample_widget"
+RESULTS_KEY = "neurix_results"  # per-session LRU: (fingerprint, value scale) → LoadedProfile
+EXPLAIN_KEY = "neurix_explanations"  # per-session LRU: (fingerprint, scale, sample, drug_key) → explain rows
+UPLOAD_KEY = "neurix_upload_state"  # the last processed upload and its error, shown again on reruns
+DRUGS_KEY = "neurix_explain_drugs"  # (fingerprint, sample) → drugs chosen for explanation (shared pages)
+TUMOUR_KEY = "neurix_tumour_type"
+UPLOADER_KEY = "neurix_upload"  # + a generation number: bumping it empties the file uploader
+MAX_RESULTS = 4
+MAX_EXPLANATIONS = 40  # drugs; one drug's all-gene explanation is ~0.5 MB
+UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz"]
+SCALE_LABELS = {
+    "auto": "auto-detect",
+    "log2tpm": "log2(TPM+1)",
+    "tpm": "TPM",
+    "counts": "read counts",
+    "zscore": "z-scores (already normalised)",
+}
+ORIENTATION_LABELS = {
+    "genes_by_samples": "genes in rows, samples in columns",
+    "samples_by_genes": "samples in rows, genes in columns",
+}
+ID_LABELS = {
+    "symbol": "HGNC symbols",
+    "entrez": "Entrez gene ids",
+    "ensembl": "Ensembl gene ids",
+    "depmap": "DepMap 'SYMBOL (Entrez)' labels",
+}
+GENERIC_ERROR = (
+    "Something went wrong while building this page. Your data were not stored. Reload the page or try "
+    "another file; if it happens again, tell the Neurix maintainers the time and the page name."
+)
+
+
+# --- model -------------------------------------------------------------------------------------------------
+
+
+def bundle_dir() -> str | None:
+    """Bundle directory from ``$NEURIX_BUNDLE``; None means the shipped default bundle."""
+    return os.environ.get(BUNDLE_ENV) or None
+
+
+@st.cache_resource(show_spinner="Loading the Neurix model…")
+def _load_neurix(directory: str | None) -> Neurix:
+    neurix = Neurix.load(directory)
+    _warm_up(neurix)
+    return neurix
+
+
+def _warm_up(neurix: Neurix) -> None:
+    """Load the gene-id tables and the explainer once per process, so no user's first upload or first Explain
+    page pays for it (about 2 s together)."""
+    with contextlib.suppress(NeurixError):
+        neurix.read_profile(b"gene,warm_up\nTP53,1.5\nEGFR,2.5\nMYC,0.5\n", "warm_up.csv")
+    examples = neurix.bundle.examples
+    if examples is None or examples.empty:
+        return
+    try:
+        model_input = neurix.prepare(examples.iloc[:1])
+        neurix.explain(model_input, drugs=[neurix.bundle.drugs["drug_key"].iloc[0]], top=1)
+    except Exception as exc:  # noqa: BLE001 - warm-up is an optimisation only
+        LOG.warning("explainer warm-up skipped: %s", type(exc).__name__)
+
+
+def get_neurix(quiet: bool = False) -> Neurix | None:
+    """The process-wide Neurix; shows an error (unless ``quiet``) and returns None for an unusable bundle."""
+    try:
+        return _load_neurix(bundle_dir())
+    except NeurixError as exc:
+        if not quiet:
+            st.error(f"The Neurix model could not be loaded: {exc}", icon=":material/error:")
+    return None
+
+
+def profile_limits() -> ProfileLimits:
+    """Upload limits matching ``server.maxUploadSize`` (MiB), so the widget and the parser agree."""
+    try:
+        megabytes = int(st.get_option("server.maxUploadSize"))
+    except Exception:  # noqa: BLE001 - outside a Streamlit runtime
+        megabytes = 50
+    return ProfileLimits(max_bytes=megabytes * 2**20)
+
+
+# --- the loaded profile ------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedProfile:
+    """An upload (or the examples) after parsing and prediction: everything the pages show for it."""
+
+    source: str  # "upload" | "example"
+    label: str  # file name or "example cell lines"
+    fingerprint: str
+    value_scale: str
+    orientation: str
+    id_type: str
+    n_input_genes: int
+    n_mapped_genes: int
+    n_duplicate_genes: int
+    warnings: list[str]
+    model_input: ModelInput
+    predictions: pd.DataFrame
+    sample_info: dict[str, dict[str, str]] = field(default_factory=dict)
+    loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+    @property
+    def samples(self) -> list[str]:
+        return list(self.model_input.samples)
+
+    @property
+    def is_example(self) -> bool:
+        return self.source == "example"
+
+    def sample_label(self, sample: str) -> str:
+        info = self.sample_info.get(sample)
+        if not info:
+            return str(sample)
+        return f"{sample} · {info.get('cell_line_name', '')} ({info.get('lineage', '')})"
+
+    def coverage(self, sample: str) -> float:
+        return float(self.model_input.coverage[self.model_input.sample_index(sample)])
+
+    def sample_predictions(self, sample: str) -> pd.DataFrame:
+        rows = self.predictions[self.predictions["sample"] == sample]
+        return rows.sort_values("rank").reset_index(drop=True)
+
+    def summary(self) -> dict[str, str]:
+        """What was detected, in words (also written into the report)."""
+        return {
+            "Source": "example cell lines" if self.is_example else "uploaded file",
+            "Value scale": SCALE_LABELS.get(self.value_scale, self.value_scale),
+            "Orientation": ORIENTATION_LABELS.get(self.orientation, self.orientation),
+            "Gene identifiers": ID_LABELS.get(self.id_type, self.id_type),
+            "Genes recognised": f"{self.n_mapped_genes:,} of {self.n_input_genes:,}",
+            "Samples": f"{len(self.samples)}",
+        }
+
+
+def _lru_put(store_key: str, key: Hashable, value: Any, limit: int) -> None:
+    store: OrderedDict = st.session_state.setdefault(store_key, OrderedDict())
+    store[key] = value
+    store.move_to_end(key)
+    while len(store) > limit:
+        store.popitem(last=False)
+
+
+def _lru_get(store_key: str, key: Hashable) -> Any:
+    store: OrderedDict | None = st.session_state.get(store_key)
+    if store is None or key not in store:
+        return None
+    store.move_to_end(key)
+    return store[key]
+
+
+def profile_from_parsed(neurix: Neurix, parsed: ParsedProfile) -> LoadedProfile:
+    """Prepare and predict a parsed upload (raises NeurixError, e.g. for too low gene coverage)."""
+    model_input = neurix.prepare(parsed)
+    predictions = neurix.predict(model_input)
+    return LoadedProfile(
+        source="upload",
+        label="uploaded file",
+        fingerprint=parsed.fingerprint,
+        value_scale=parsed.value_scale,
+        orientation=parsed.orientation,
+        id_type=parsed.id_type,
+        n_input_genes=parsed.n_input_genes,
+        n_mapped_genes=parsed.n_mapped_genes,
+        n_duplicate_genes=parsed.n_duplicate_genes,
+        warnings=list(parsed.warnings),
+        model_input=model_input,
+        predictions=predictions,
+    )
+
+
+def ingest_bytes(neurix: Neurix, data: bytes, filename: str, values: str = "auto") -> LoadedProfile:
+    """Parse, prepare and predict uploaded bytes, reusing this session's result for identical bytes and scale.
+
+    Raises NeurixError with a user-readable message for anything wrong with the file.
+    """
+    key = (hashlib.sha256(data).hexdigest(), values)
+    cached = _lru_get(RESULTS_KEY, key)
+    if cached is not None:
+        return cached
+    parsed = neurix.read_profile(data, filename, values=values, limits=profile_limits())
+    profile = profile_from_parsed(neurix, parsed)
+    profile.label = filename
+    _lru_put(RESULTS_KEY, key, profile, MAX_RESULTS)
+    return profile
+
+
+def example_profile(neurix: Neurix) -> LoadedProfile:
+    """The bundle's held-out example cell lines as one multi-sample profile (already within-sample z)."""
+    examples = neurix.example_profiles()
+    digest = hashlib.sha256()
+    digest.update("\n".join(map(str, examples.index)).encode())
+    digest.update("\n".join(map(str, examples.columns)).encode())
+    digest.update(np.ascontiguousarray(examples.to_numpy(dtype=np.float64)).tobytes())
+    key = (digest.hexdigest(), "example")
+    cached = _lru_get(RESULTS_KEY, key)
+    if cached is not None:
+        return cached
+    model_input = neurix.prepare(examples)
+    info: dict[str, dict[str, str]] = {}
+    for sample in model_input.samples:
+        responses = neurix.example_responses(sample)
+        if len(responses):
+            first = responses.iloc[0]
+            info[sample] = {
+                name: str(first[name])
+                for name in ("cell_line_name", "lineage", "primary_disease")
+                if name in responses.columns and pd.notna(first[name])
+            }
+    profile = LoadedProfile(
+        source="example",
+        label="example cell lines",
+        fingerprint=key[0],
+        value_scale="zscore",
+        orientation="samples_by_genes",
+        id_type="symbol",
+        n_input_genes=int(examples.shape[1]),
+        n_mapped_genes=int(examples.shape[1]),
+        n_duplicate_genes=0,
+        warnings=[],
+        model_input=model_input,
+        predictions=neurix.predict(model_input),
+        sample_info=info,
+    )
+    _lru_put(RESULTS_KEY, key, profile, MAX_RESULTS)
+    return profile
+
+
+def set_profile(profile: LoadedProfile | None, sample: str | None = None) -> None:
+    """Make ``profile`` the one all pages show (None clears it) and select ``sample`` (default: the first)."""
+    if profile is None:
+        for key in (PROFILE_KEY, SAMPLE_KEY, UPLOAD_KEY):
+            st.session_state.pop(key, None)
+        return
+    st.session_state[PROFILE_KEY] = profile
+    st.session_state[SAMPLE_KEY] = sample if sample in profile.samples else profile.samples[0]
+
+
+def current_profile() -> LoadedProfile | None:
+    profile = st.session_state.get(PROFILE_KEY)
+    return profile if isinstance(profile, LoadedProfile) else None
+
+
+def current_sample(profile: LoadedProfile | None = None) -> str | None:
+    profile = profile or current_profile()
+    if profile is None:
+        return None
+    sample = st.session_state.get(SAMPLE_KEY)
+    return sample if sample in profile.samples else profile.samples[0]
+
+
+def measured_responses(neurix: Neurix, profile: LoadedProfile, sample: str) -> pd.Series | None:
+    """drug_key → measured z log AUC for an example cell line; None for uploads."""
+    if not profile.is_example:
+        return None
+    responses = neurix.example_responses(sample)
+    if responses.empty:
+        return None
+    return responses.set_index("drug_key")["measured_z_log_auc"].astype(float)
+
+
+def explanation(
+    neurix: Neurix, profile: LoadedProfile, sample: str, drug_keys: Sequence[str]
+) -> pd.DataFrame:
+    """All-gene explanation rows for (sample, drugs), computing only drugs not yet cached in this session."""
+    base = (profile.fingerprint, profile.value_scale, sample)
+    missing = [key for key in drug_keys if _lru_get(EXPLAIN_KEY, (*base, key)) is None]
+    if missing:
+        frame = neurix.explain(profile.model_input, drugs=missing, top=None, samples=[sample])
+        for key, part in frame.groupby("drug_key", sort=False):
+            _lru_put(EXPLAIN_KEY, (*base, key), part.reset_index(drop=True), MAX_EXPLANATIONS)
+    parts = [_lru_get(EXPLAIN_KEY, (*base, key)) for key in drug_keys]
+    parts = [p for p in parts if p is not None]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def chosen_drugs(profile: LoadedProfile, sample: str, default_n: int = 5) -> list[str]:
+    """Drugs selected for explanation for this sample (Explain and Report share it); default: top 5."""
+    chosen = st.session_state.get(DRUGS_KEY, {}).get((profile.fingerprint, sample))
+    if chosen:
+        return list(chosen)
+    return profile.sample_predictions(sample)["drug_key"].head(default_n).tolist()
+
+
+def remember_drugs(profile: LoadedProfile, sample: str, drug_keys: Sequence[str]) -> None:
+    st.session_state.setdefault(DRUGS_KEY, {})[(profile.fingerprint, sample)] = list(drug_keys)
+
+
+def drug_names(neurix: Neurix) -> dict[str, str]:
+    """drug_key → unique display label ('Afatinib · GDSC1', with the id where a screen repeats a name)."""
+    return drug_labels(neurix.bundle.drugs)
+
+
+def drug_options(neurix: Neurix, profile: LoadedProfile, sample: str) -> dict[str, str]:
+    """drug_key → 'rank. label' in predicted order, for drug pickers."""
+    rows = profile.sample_predictions(sample)
+    names = drug_names(neurix)
+    return {
+        key: f"{rank}. {names.get(key, key)}"
+        for key, rank in zip(rows["drug_key"], rows["rank"], strict=True)
+    }
+
+
+# --- upload ------------------------------------------------------------------------------------------------
+
+
+def upload_widget(neurix: Neurix) -> None:
+    """File uploader + value-scale override; a new file (or scale) is parsed and predicted once per session.
+
+    Errors stay on screen while the bad file is selected, and clear the previous profile so that nobody
+    mistakes old predictions for the new file's.
+    """
+    left, right = st.columns([3, 1])
+    with right:
+        scale = st.selectbox(
+            "Value scale",
+            ["auto", *VALUE_SCALES],
+            format_func=lambda v: SCALE_LABELS.get(v, v),
+            key="neurix_value_scale",
+            help=(
+                "Auto-detect: negative values → z-scores; all ≤ 20 → log2(TPM+1); whole numbers → read "
+                "counts (normalised to CPM); otherwise TPM. Override it for small gene panels or unusual "
+                "files."
+            ),
+        )
+    with left:
+        limits = profile_limits()
+        uploaded = st.file_uploader(
+            "Upload an RNA-seq expression profile",
+            type=UPLOAD_TYPES,
+            key=f"{UPLOADER_KEY}_{st.session_state.get(UPLOADER_KEY, 0)}",
+            max_upload_size=max(1, limits.max_bytes // 2**20),
+            help=(
+                "CSV, TSV, TXT or XLSX, optionally gzipped. Genes as rows or columns; HGNC symbols, "
+                "Entrez or Ensembl gene ids; one or several samples. The file stays in this browser "
+                "session only."
+            ),
+        )
+    if uploaded is None:
+        return
+    upload_id = (uploaded.file_id, uploaded.name, uploaded.size, scale)
+    state = st.session_state.get(UPLOAD_KEY)
+    if state is None or state["id"] != upload_id:
+        try:
+            with st.spinner("Reading the profile and predicting…"):
+                profile = ingest_bytes(neurix, uploaded.getvalue(), uploaded.name, scale)
+            set_profile(profile)
+            state = {"id": upload_id, "error": None}
+        except NeurixError as exc:
+            set_profile(None)
+            state = {"id": upload_id, "error": str(exc)}
+        st.session_state[UPLOAD_KEY] = state
+    if state["error"]:
+        st.error(
+            f"**{_markdown_text(uploaded.name)}** could not be used. {state['error']}",
+            icon=":material/error:",
+        )
+
+
+def _markdown_text(text: str) -> str:
+    """Escape Markdown in user-supplied text (file names) so it shows literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~-])", r"\\\1", text)
+
+
+def reset_uploader() -> None:
+    """Empty the file uploader (a new widget key) so a file still selected is not processed again."""
+    st.session_state[UPLOADER_KEY] = st.session_state.get(UPLOADER_KEY, 0) + 1
+    st.session_state.pop(UPLOAD_KEY, None)
+
+
+def clear_profile() -> None:
+    """Forget the current profile and empty the uploader (the 'Clear profile' button)."""
+    set_profile(None)
+    reset_uploader()
+
+
+def load_example_button(neurix: Neurix, label: str = "Try an example", key: str = "example_button") -> bool:
+    """Load the example cell lines (selected example first) and say whether it happened in this run."""
+    if neurix.bundle.examples is None:
+        st.caption("This model bundle ships no example profiles.")
+        return False
+    if st.button(label, key=key, type="primary", icon=":material/science:"):
+        set_profile(example_profile(neurix), st.session_state.get("neurix_example_choice"))
+        reset_uploader()
+        return True
+    return False
+
+
+# --- shared displays ---------------------------------------------------------------------------------------
+
+
+def sample_switcher(profile: LoadedProfile) -> str:
+    """Sample selectbox for multi-sample files; keeps the canonical choice outside the widget's own state."""
+    current = current_sample(profile) or profile.samples[0]
+    if len(profile.samples) == 1:
+        st.markdown(f"**Sample:** {profile.sample_label(current)}")
+        return current
+    st.session_state[SAMPLE_WIDGET] = current
+
+    def _changed() -> None:
+        st.session_state[SAMPLE_KEY] = st.session_state[SAMPLE_WIDGET]
+
+    st.selectbox(
+        f"Sample ({len(profile.samples)} in this file)",
+        profile.samples,
+        key=SAMPLE_WIDGET,
+        format_func=profile.sample_label,
+        on_change=_changed,
+    )
+    return current
+
+
+def reliability_badge(rho: float | None) -> None:
+    """A coloured badge with the reliability tier and ρ (hover help explains the tiers)."""
+    tier = reliability(rho)
+    colour = {"high": "green", "moderate": "orange", "low": "red"}.get(tier.tier, "gray")
+    rho_text = "no ρ" if rho is None or pd.isna(rho) else f"ρ = {float(rho):.2f}"
+    st.badge(
+        f"{tier.symbol} {tier.tier} reliability · {rho_text}", color=colour, help=RELIABILITY_EXPLANATION
+    )
+
+
+def disclaimer(compact: bool = False) -> None:
+    if compact:
+        st.caption(f":material/warning: {DISCLAIMER}")
+    else:
+        st.warning(DISCLAIMER, icon=":material/warning:")
+
+
+def need_profile(neurix: Neurix, what: str) -> LoadedProfile | None:
+    """The current profile, or an explanation of how to get one (upload or example) and None."""
+    profile = current_profile()
+    if profile is not None:
+        return profile
+    st.info(
+        f"No profile loaded yet: upload one on the Predict page or load an example to see {what}.",
+        icon=":material/info:",
+    )
+    left, right = st.columns([1, 3])
+    with left:
+        if load_example_button(neurix, key=f"example_button_{what}"):
+            st.rerun()
+    with right:
+        st.page_link(
+            "views/predict.py", label="Go to Predict to upload a profile", icon=":material/upload_file:"
+        )
+    return None
+
+
+def run_page(render: Callable[[], None], page: str) -> None:
+    """Run a page body: NeurixError → its message; anything else → a generic message, never a traceback.
+
+    Only the exception type and code locations are logged (no message text: it could echo uploaded values).
+    """
+    try:
+        render()
+    except NeurixError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - the page must never show a traceback
+        where = "; ".join(
+            f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+            for frame in traceback.extract_tb(exc.__traceback__)
+        )
+        LOG.error("dashboard page %r failed with %s at %s", page, type(exc).__name__, where)
+        st.error(GENERIC_ERROR, icon=":material/error:")
+
+
+def sidebar(neurix: Neurix | None) -> None:
+    """Current model, profile and sample: the context every page shares."""
+    with st.sidebar:
+        profile = current_profile()
+        if profile is not None:
+            st.subheader("Current profile")
+            st.caption(
+                f"{profile.label} · {len(profile.samples)} sample(s) · loaded {profile.loaded_at:%H:%M} UTC"
+            )
+            st.markdown(f"**Sample:** {profile.sample_label(current_sample(profile) or profile.samples[0])}")
+            if st.button("Clear profile", key="clear_profile", icon=":material/delete:"):
+                clear_profile()
+                st.rerun()
+        if neurix is not None:
+            st.caption(
+                f"Model {neurix.bundle.version} · {len(neurix.bundle.drugs):,} drugs · "
+                f"{len(neurix.bundle.genes):,} genes"
+            )
+        disclaimer(compact=True)

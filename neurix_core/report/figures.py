@@ -1,0 +1,479 @@
+"""Plotly figures shared by the dashboard pages and the HTML report.
+
+They live next to the report (not in the dashboard) so the downloadable report and the screen show the same
+charts, and so they can be tested without Streamlit. Every function takes plain tables from the ``Neurix`` API
+and returns a ``plotly.graph_objects.Figure``; none of them computes science, they only draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from neurix_core.report.text import (
+    CLASS_COLOURS,
+    HIGH_RHO,
+    MODERATE_RHO,
+    OTHER_COLOUR,
+    RESISTANCE_COLOUR,
+    SENSITISING_COLOUR,
+    TARGET_MARK,
+    drug_label,
+    drug_labels,
+    expression_level,
+    reliability,
+)
+
+FONT_SIZE = 16  # large enough to read on a screen-shared tumour board
+ROW_HEIGHT = 30
+MAX_CATEGORIES = 12  # legend entries on the drug map before grouping the rest as "other"
+GREYS = {"other": "#b0b0b0", "unannotated": "#d9d9d9"}
+QUALITATIVE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+    "#882255",
+    "#44AA99",
+    "#117733",
+    "#AA4499",
+)
+
+
+def _layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        font={"size": FONT_SIZE},
+        hoverlabel={"font_size": FONT_SIZE},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        plot_bgcolor="white",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
+        **extra,
+    )
+    return fig
+
+
+def class_colour(drug_class: object) -> str:
+    return CLASS_COLOURS.get(str(drug_class), OTHER_COLOUR)
+
+
+def _rho_text(rho: object) -> str:
+    value = pd.to_numeric(pd.Series([rho]), errors="coerce").iloc[0]
+    return "n/a" if pd.isna(value) else f"{value:.2f}"
+
+
+# --- predictions --------------------------------------------------------------------------------------------
+
+
+def prediction_bars(
+    rows: pd.DataFrame,
+    measured: pd.Series | None = None,
+    title: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Ranked horizontal bars of predicted z log AUC (most sensitive on top), coloured by drug class.
+
+    ``rows`` are prediction-table rows of one sample in display order; ``measured`` maps drug_key → measured
+    z log AUC (example cell lines) and is drawn as diamonds beside the bars; ``labels`` maps drug_key →
+    display label (default: ``drug_labels`` of the rows). Labels end with the coloured reliability symbol.
+    """
+    rows = rows.reset_index(drop=True)
+    names = labels if labels is not None else drug_labels(rows)
+    tiers = [reliability(r) for r in rows["cv_rho"]]
+    ticks = [
+        f"{names.get(key, key)} <span style='color:{tier.colour}'>{tier.symbol}</span>"
+        for key, tier in zip(rows["drug_key"], tiers, strict=True)
+    ]
+    fig = go.Figure()
+    for drug_class in dict.fromkeys(rows["drug_class"]):
+        mask = (rows["drug_class"] == drug_class).to_numpy()
+        part = rows[mask]
+        fig.add_trace(
+            go.Bar(
+                x=part["z_log_auc"],
+                y=[ticks[i] for i in np.flatnonzero(mask)],
+                orientation="h",
+                name=str(drug_class),
+                marker={"color": class_colour(drug_class)},
+                customdata=np.column_stack(
+                    [
+                        part["rank"].astype(str),
+                        part["targets"].fillna("").astype(str),
+                        part["moa"].fillna("").astype(str),
+                        part["pathway"].fillna("").astype(str),
+                        [_rho_text(r) for r in part["cv_rho"]],
+                        [tiers[i].tier for i in np.flatnonzero(mask)],
+                    ]
+                ),
+                hovertemplate=(
+                    "<b>%{y}</b> (rank %{customdata[0]})<br>predicted z log AUC %{x:.2f}<br>"
+                    "target: %{customdata[1]}<br>MOA: %{customdata[2]}<br>pathway: %{customdata[3]}<br>"
+                    "reliability: %{customdata[5]} (ρ %{customdata[4]})<extra>%{fullData.name}</extra>"
+                ),
+            )
+        )
+    if measured is not None:
+        values = rows["drug_key"].map(measured)
+        shown = values.notna().to_numpy()
+        if shown.any():
+            fig.add_trace(
+                go.Scatter(
+                    x=values[shown],
+                    y=[ticks[i] for i in np.flatnonzero(shown)],
+                    mode="markers",
+                    name="measured",
+                    marker={"symbol": "diamond", "size": 11, "color": "black"},
+                    hovertemplate="<b>%{y}</b><br>measured z log AUC %{x:.2f}<extra>measured</extra>",
+                )
+            )
+    fig.update_yaxes(
+        categoryorder="array",
+        categoryarray=ticks[::-1],
+        automargin=True,
+        title=None,
+        tickfont={"size": FONT_SIZE - 1},
+    )
+    fig.update_xaxes(
+        title="predicted z log AUC  (← more sensitive · more resistant →)",
+        tickfont={"size": FONT_SIZE - 1},
+        zeroline=True,
+        zerolinecolor="#444",
+        gridcolor="#e5e5e5",
+    )
+    fig.update_layout(barmode="overlay", bargap=0.25)
+    if title:
+        fig.update_layout(title=title)
+    return _layout(fig, height=140 + ROW_HEIGHT * len(rows))
+
+
+# --- explanations -------------------------------------------------------------------------------------------
+
+
+def relevance_heatmap(
+    relevance: pd.DataFrame,
+    expression_z: pd.Series | None = None,
+    targets: Collection[tuple[str, str]] = (),
+) -> go.Figure:
+    """Genes × drugs relevance heatmap on a diverging scale centred at 0 (red resistance, blue sensitising).
+
+    ``relevance`` has genes as index and drug labels as columns; ``targets`` holds (gene, drug label) pairs
+    that are annotated targets and get a star; ``expression_z`` (gene → z) goes into the hover only.
+    """
+    genes = [str(g) for g in relevance.index]
+    drugs = [str(d) for d in relevance.columns]
+    values = relevance.to_numpy(dtype=float)
+    limit = float(np.nanmax(np.abs(values))) if values.size and np.isfinite(values).any() else 1.0
+    expression = (
+        expression_z.reindex(relevance.index).to_numpy(dtype=float)
+        if expression_z is not None
+        else np.full(len(genes), np.nan)
+    )
+    hover_expression = np.repeat(expression[:, None], len(drugs), axis=1)
+    marks = np.array(
+        [[TARGET_MARK if (g, d) in targets else "" for d in drugs] for g in genes], dtype=object
+    ).reshape(len(genes), len(drugs))
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=drugs,
+            y=genes,
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu_r",
+            text=marks,
+            texttemplate="%{text}",
+            textfont={"size": FONT_SIZE + 2, "color": "black"},
+            customdata=hover_expression,
+            colorbar={"title": {"text": "relevance"}},
+            hovertemplate=(
+                "<b>%{y}</b> · %{x}<br>relevance %{z:.3g}<br>expression z %{customdata:.2f}<extra></extra>"
+            ),
+        )
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": FONT_SIZE - 1})
+    fig.update_xaxes(side="top", automargin=True, tickangle=-30, tickfont={"size": FONT_SIZE - 1})
+    _layout(fig, height=200 + 24 * len(genes))
+    fig.update_layout(margin={"t": 130})  # the drug labels sit on top, clear of the chart toolbar
+    return fig
+
+
+def gene_bars(
+    explanation: pd.DataFrame, per_side: int = 10, title: str | None = None, show_expression: bool = True
+) -> go.Figure:
+    """Top sensitising and top resistance genes of one (sample, drug), with the sample's expression z.
+
+    ``explanation`` is the ``Neurix.explain`` frame of one sample and one drug (any number of genes). With
+    ``show_expression=False`` (reports) the expression is shown as a coarse label (high/average/low), never
+    as a number from the input.
+    """
+    frame = explanation.sort_values("relevance")
+    negative = frame[frame["relevance"] < 0].head(per_side)
+    positive = frame[frame["relevance"] > 0].tail(per_side)
+    chosen = pd.concat([positive.iloc[::-1], negative.iloc[::-1]]).drop_duplicates("gene")
+    labels = [
+        f"{g} {TARGET_MARK}" if t else str(g)
+        for g, t in zip(chosen["gene"], chosen["is_target"], strict=True)
+    ]
+    colours = [RESISTANCE_COLOUR if r > 0 else SENSITISING_COLOUR for r in chosen["relevance"]]
+    expression = chosen["expression_z"].to_numpy(dtype=float)
+    if show_expression:
+        text = ["expr n/a" if np.isnan(z) else f"expr z {z:+.1f}" for z in expression]
+        expression_hover = "expression z in this sample %{customdata[0]:.2f}"
+    else:
+        text = [f"expr {expression_level(z)}" for z in expression]
+        expression_hover = "expression in this sample: %{text}"
+        expression = np.zeros_like(expression)
+    fig = go.Figure(
+        go.Bar(
+            x=chosen["relevance"],
+            y=labels,
+            orientation="h",
+            marker={"color": colours},
+            text=text,
+            textposition="outside",
+            cliponaxis=False,
+            customdata=np.column_stack([expression, chosen["direction"].astype(str)]),
+            hovertemplate=(
+                "<b>%{y}</b><br>relevance %{x:.3g} (%{customdata[1]})<br>"
+                + expression_hover
+                + "<extra></extra>"
+            ),
+            showlegend=False,
+        )
+    )
+    fig.update_yaxes(
+        categoryorder="array", categoryarray=labels[::-1], automargin=True, tickfont={"size": FONT_SIZE - 1}
+    )
+    reach = float(chosen["relevance"].abs().max()) if len(chosen) else 1.0
+    fig.update_xaxes(
+        title="relevance  (← sensitising · resistance →)",
+        zeroline=True,
+        zerolinecolor="#444",
+        gridcolor="#e5e5e5",
+        range=[-1.7 * reach, 1.7 * reach],  # room for the expression labels outside the bars
+        tickformat=".2g",
+    )
+    if title:
+        fig.update_layout(title=title)
+    return _layout(fig, height=120 + 26 * len(chosen))
+
+
+# --- drug map -----------------------------------------------------------------------------------------------
+
+
+def _category_column(table: pd.DataFrame, column: str) -> pd.Series:
+    """The colour category per drug; rare values beyond the MAX_CATEGORIES most frequent become 'other'."""
+    values = table[column].fillna("").astype(str).replace("", "unannotated")
+    common = values.value_counts().index[:MAX_CATEGORIES]
+    return values.where(values.isin(common), "other")
+
+
+def drug_map_scatter(
+    table: pd.DataFrame,
+    colour_by: str = "drug_class",
+    predictions: Mapping[str, float] | None = None,
+    highlight: Collection[str] = (),
+) -> go.Figure:
+    """UMAP of the drug tower coloured by a drug annotation; ``highlight`` drug keys (in table order) get big
+    outlined markers numbered like the candidate table.
+
+    ``predictions`` (drug_key → predicted z log AUC for the current sample) is shown in the hover.
+    """
+    table = table.reset_index(drop=True)
+    category = _category_column(table, colour_by)
+    prediction = table["drug_key"].map(predictions or {}).astype(float)
+    customdata = np.column_stack(
+        [
+            table["targets"].fillna("").astype(str),
+            table["phase"].fillna("").astype(str),
+            table["indication"].fillna("").astype(str).str.replace("|", ", ", regex=False).str.slice(0, 80),
+            ["n/a" if np.isnan(p) else f"{p:+.2f}" for p in prediction],
+            table["moa"].fillna("").astype(str),
+            table["screen"].fillna("").astype(str),
+            table["drug_name"].astype(str),
+        ]
+    )
+    hover = (
+        "<b>%{customdata[6]}</b> · %{customdata[5]}<br>target: %{customdata[0]}<br>MOA: %{customdata[4]}<br>"
+        "phase: %{customdata[1]}<br>indication: %{customdata[2]}<br>prediction: %{customdata[3]}"
+        "<extra></extra>"
+    )
+    fig = go.Figure()
+    named = [c for c in category.value_counts().index if c not in GREYS]
+    order = named + [c for c in GREYS if c in set(category)]  # 'other' and 'unannotated' last, in grey
+    if colour_by == "drug_class":
+        colours = {c: CLASS_COLOURS.get(c, OTHER_COLOUR) for c in named}
+    else:
+        colours = {c: QUALITATIVE[i % len(QUALITATIVE)] for i, c in enumerate(named)}
+    colours.update(GREYS)
+    for value in order:
+        mask = (category == value).to_numpy()
+        fig.add_trace(
+            go.Scatter(
+                x=table.loc[mask, "umap_x"],
+                y=table.loc[mask, "umap_y"],
+                mode="markers",
+                name=value,
+                text=table.loc[mask, "drug_name"].astype(str),
+                customdata=customdata[mask],
+                marker={"size": 8, "color": colours[value], "opacity": 0.75},
+                hovertemplate=hover,
+            )
+        )
+    position = {key: i for i, key in enumerate(dict.fromkeys(highlight))}
+    rows = [i for i in sorted(range(len(table)), key=lambda i: position.get(table["drug_key"].iloc[i], -1))
+            if table["drug_key"].iloc[i] in position]  # fmt: skip
+    if rows:
+        fig.add_trace(
+            go.Scatter(
+                x=table["umap_x"].iloc[rows],
+                y=table["umap_y"].iloc[rows],
+                mode="markers+text",
+                name="repurposing candidate (number = row in the table)",
+                text=[str(position[table["drug_key"].iloc[i]] + 1) for i in rows],
+                textposition="middle center",
+                textfont={"color": "white", "size": FONT_SIZE - 4},
+                customdata=customdata[rows],
+                marker={
+                    "size": 22,
+                    "color": [colours.get(c, OTHER_COLOUR) for c in category.iloc[rows]],
+                    "line": {"width": 2.5, "color": "black"},
+                    "symbol": "circle",
+                },
+                hovertemplate=hover,
+            )
+        )
+    fig.update_xaxes(title="UMAP 1", showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(title="UMAP 2", showticklabels=False, showgrid=False, zeroline=False)
+    return _layout(fig, height=640)
+
+
+# --- model card ---------------------------------------------------------------------------------------------
+
+
+def _threshold_lines(fig: go.Figure, horizontal: bool = False) -> None:
+    """Dashed lines at the reliability thresholds (labelled on the histogram, explained in captions)."""
+    for value, label, position in ((MODERATE_RHO, "moderate", "top left"), (HIGH_RHO, "high", "top right")):
+        if horizontal:
+            fig.add_hline(y=value, line_dash="dash", line_color="#666")
+        else:
+            fig.add_vline(
+                x=value,
+                line_dash="dash",
+                line_color="#666",
+                annotation_text=f"{label} ≥ {value}",
+                annotation_position=position,
+            )
+
+
+def rho_histogram(drugs: pd.DataFrame, column: str = "cv_rho", title: str | None = None) -> go.Figure:
+    """Distribution of per-drug ρ, stacked by drug class, with the reliability thresholds."""
+    fig = go.Figure()
+    for drug_class, part in drugs.dropna(subset=[column]).groupby("drug_class", sort=True):
+        fig.add_trace(
+            go.Histogram(
+                x=part[column],
+                name=str(drug_class),
+                marker={"color": class_colour(drug_class)},
+                xbins={"size": 0.025},
+                hovertemplate="ρ %{x}<br>%{y} drugs<extra>%{fullData.name}</extra>",
+            )
+        )
+    _threshold_lines(fig)
+    fig.update_layout(barmode="stack", title=title)
+    fig.update_xaxes(title="per-drug Spearman ρ (cross-validated)", gridcolor="#e5e5e5")
+    fig.update_yaxes(title="drugs", gridcolor="#e5e5e5")
+    return _layout(fig, height=420)
+
+
+def rho_by_class(drugs: pd.DataFrame, column: str = "cv_rho") -> go.Figure:
+    """Box plot with every drug as a point, per drug class."""
+    fig = go.Figure()
+    data = drugs.dropna(subset=[column])
+    for drug_class, part in data.groupby("drug_class", sort=True):
+        fig.add_trace(
+            go.Box(
+                y=part[column],
+                name=f"{drug_class} (n={len(part)})",
+                boxpoints="all",
+                jitter=0.4,
+                pointpos=0,
+                marker={"color": class_colour(drug_class), "size": 5, "opacity": 0.6},
+                text=[drug_label(n, s) for n, s in zip(part["drug_name"], part["screen"], strict=True)],
+                hovertemplate="<b>%{text}</b><br>ρ %{y:.3f}<extra></extra>",
+                showlegend=False,
+            )
+        )
+    _threshold_lines(fig, horizontal=True)
+    fig.update_yaxes(title="per-drug Spearman ρ", gridcolor="#e5e5e5")
+    return _layout(fig, height=440)
+
+
+def ridge_comparison(drugs: pd.DataFrame) -> go.Figure:
+    """Per-drug ρ of Neurix against the ridge baseline on the same folds (above the diagonal: Neurix wins)."""
+    data = drugs.dropna(subset=["cv_rho", "ridge_rho"])
+    fig = go.Figure()
+    for drug_class, part in data.groupby("drug_class", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["ridge_rho"],
+                y=part["cv_rho"],
+                mode="markers",
+                name=str(drug_class),
+                marker={"color": class_colour(drug_class), "size": 7, "opacity": 0.7},
+                text=[drug_label(n, s) for n, s in zip(part["drug_name"], part["screen"], strict=True)],
+                hovertemplate="<b>%{text}</b><br>ridge ρ %{x:.3f}<br>Neurix ρ %{y:.3f}<extra></extra>",
+            )
+        )
+    if len(data):
+        low = float(min(data["cv_rho"].min(), data["ridge_rho"].min()))
+        high = float(max(data["cv_rho"].max(), data["ridge_rho"].max()))
+        fig.add_trace(
+            go.Scatter(
+                x=[low, high],
+                y=[low, high],
+                mode="lines",
+                name="equal",
+                line={"dash": "dash", "color": "#666"},
+                hoverinfo="skip",
+            )
+        )
+    fig.update_xaxes(title="ridge regression ρ", gridcolor="#e5e5e5")
+    fig.update_yaxes(title="Neurix ρ", gridcolor="#e5e5e5")
+    return _layout(fig, height=480)
+
+
+def external_histogram(per_drug: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """Per-drug ρ of a cross-lab transfer (train on one screen, predict another lab's measurements)."""
+    fig = go.Figure(
+        go.Histogram(
+            x=pd.to_numeric(per_drug.get("rho", pd.Series(dtype=float)), errors="coerce").dropna(),
+            xbins={"size": 0.025},
+            marker={"color": "#0072B2"},
+            name="drugs",
+            hovertemplate="ρ %{x}<br>%{y} drugs<extra></extra>",
+        )
+    )
+    _threshold_lines(fig)
+    fig.update_layout(title=title, showlegend=False)
+    fig.update_xaxes(title="per-drug Spearman ρ", gridcolor="#e5e5e5")
+    fig.update_yaxes(title="drugs", gridcolor="#e5e5e5")
+    return _layout(fig, height=380)
+
+
+def loss_curve(history: list[float]) -> go.Figure:
+    """Training loss per epoch of the shipped model (from the manifest)."""
+    fig = go.Figure(
+        go.Scatter(x=list(range(1, len(history) + 1)), y=history, mode="lines+markers", name="loss")
+    )
+    fig.update_xaxes(title="epoch", gridcolor="#e5e5e5")
+    fig.update_yaxes(title="training loss", gridcolor="#e5e5e5")
+    return _layout(fig, height=320, showlegend=False)

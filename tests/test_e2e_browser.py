@@ -1,0 +1,255 @@
+"""End-to-end: the real dashboard in a real (headless) Chromium, as a user would use it.
+
+Starts ``streamlit run dashboard/app.py`` on a free local port, uploads a profile written from the bundle's
+example cell lines (test data, not user data), waits for the prediction bars, then opens Explain and the drug
+map through the app's own navigation (a fresh URL would start a new session without the upload).
+Screenshots go to ``test-output/`` for a human to look at. Needs Debian's ``chromium`` and
+``chromium-driver``; skipped with a reason when they are missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = REPO_ROOT / "test-output"
+CHROMIUM = os.environ.get("NEURIX_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("NEURIX_CHROMEDRIVER", "/usr/bin/chromedriver")
+START_TIMEOUT = 120
+PAGE_TIMEOUT = 60
+WINDOW = os.environ.get("NEURIX_E2E_WINDOW", "1600,2200")  # tall: Streamlit scrolls inside the page
+
+
+def _missing_browser() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install selenium)"
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not (Path(path).is_file() or shutil.which(Path(path).name)):
+            return (
+                f"{path} not found: install it with `apt-get install -y chromium chromium-driver` ({package})"
+            )
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    OUTPUT.mkdir(exist_ok=True)
+    log = open(OUTPUT / "e2e_streamlit.log", "wb")  # noqa: SIM115 - closed in the finally below
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited with {process.returncode}; see {OUTPUT / 'e2e_streamlit.log'}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply,
+            ):
+                if reply.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer within {START_TIMEOUT} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server: str, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - selenium is optional
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-dev-shm-usage", f"--window-size={WINDOW}", "--hide-scrollbars",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    options.add_argument(
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"
+    )  # no leftovers in /tmp
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(PAGE_TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def profile_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two example cell lines as a genes × samples CSV (within-sample z: detected as z-scores); the ones with
+    the most repurposing candidates first, so the drug-map screenshot shows highlighted drugs."""
+    from neurix_core.api import Neurix
+
+    neurix = Neurix.load(os.environ.get("NEURIX_BUNDLE") or None)
+    examples = neurix.example_profiles()
+    predictions = neurix.predict(neurix.prepare(examples))
+    counts = {s: len(neurix.repurposing_candidates(predictions, str(s))) for s in examples.index}
+    chosen = sorted(examples.index, key=lambda s: -counts[s])[:2]
+    path = tmp_path_factory.mktemp("e2e") / "tumour_profile.csv"
+    examples.loc[chosen].T.rename_axis("gene").to_csv(path, float_format="%.4f")
+    return path
+
+
+def _wait(driver, condition, timeout: float = PAGE_TIMEOUT, what: str = "") -> object:  # noqa: ANN001
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+    except TimeoutException:
+        driver.save_screenshot(str(OUTPUT / f"e2e_timeout_{what or 'page'}.png"))
+        raise
+
+
+def _plotly_count(driver) -> int:  # noqa: ANN001
+    return len(driver.find_elements("css selector", "div.js-plotly-plot"))
+
+
+def _idle(driver) -> bool:  # noqa: ANN001
+    """Streamlit is idle (no script running) and no spinner is showing."""
+    running = driver.find_elements("css selector", '[data-testid="stStatusWidget"]')
+    spinners = driver.find_elements("css selector", '[data-testid="stSpinner"]')
+    return not running and not spinners
+
+
+def _assert_no_errors(driver) -> None:  # noqa: ANN001
+    exceptions = driver.find_elements("css selector", '[data-testid="stException"]')
+    assert not exceptions, "a traceback is shown on the page"
+    errors = [e.text for e in driver.find_elements("css selector", '[data-testid="stAlertContentError"]')]
+    assert not errors, f"error messages on the page: {errors}"
+
+
+def _navigate(driver, title: str) -> None:  # noqa: ANN001
+    """Click the app's own navigation link, keeping the browser session (and the upload) alive."""
+    links = [
+        a
+        for a in driver.find_elements("css selector", "a")
+        if a.text.strip().endswith(title) and a.is_displayed()
+    ]
+    assert links, f"no navigation link {title!r}"
+    links[0].click()
+
+
+def _screenshot(driver, name: str) -> Path:  # noqa: ANN001
+    time.sleep(1.0)  # let plotly finish its transitions
+    path = OUTPUT / f"e2e_{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def test_upload_predict_explain_and_drug_map(server: str, browser, profile_csv: Path) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    started = time.monotonic()
+    driver.get(server)
+    _wait(driver, lambda d: "Model card" in d.page_source and "Try an example" in d.page_source, what="home")
+    _wait(driver, _idle, what="home_idle")
+    _assert_no_errors(driver)
+    assert "Research use only" in driver.page_source
+    _screenshot(driver, "home")
+
+    _navigate(driver, "Predict")
+    upload = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'input[type="file"]'), what="uploader")
+    assert "Predict drug sensitivity" in driver.page_source
+    upload[0].send_keys(str(profile_csv))
+    uploaded_at = time.monotonic()
+    _wait(driver, lambda d: "Predicted sensitivity" in d.page_source and _plotly_count(d) >= 1, what="bars")
+    _wait(
+        driver, lambda d: d.find_elements(By.CSS_SELECTOR, "div.js-plotly-plot g.barlayer path"), what="bar"
+    )
+    bars_seconds = time.monotonic() - uploaded_at
+    _wait(driver, _idle, what="predict_idle")
+    _assert_no_errors(driver)
+    page = driver.page_source
+    assert "What was detected in the file" in page
+    assert "z-scores" in page  # detected value scale is shown
+    _screenshot(driver, "predict")
+
+    _navigate(driver, "Explain")
+    _wait(driver, lambda d: "Relevance heatmap" in d.page_source and _plotly_count(d) >= 2, what="explain")
+    _wait(driver, _idle, what="explain_idle")
+    _assert_no_errors(driver)
+    assert driver.find_elements(By.CSS_SELECTOR, "div.js-plotly-plot g.heatmaplayer")
+    _screenshot(driver, "explain")
+
+    _navigate(driver, "Drug map")
+    _wait(driver, lambda d: "Repurposing candidates" in d.page_source and _plotly_count(d) >= 1, what="map")
+    _wait(driver, _idle, what="map_idle")
+    _assert_no_errors(driver)
+    _screenshot(driver, "drug_map")
+
+    _navigate(driver, "Report")
+    _wait(driver, lambda d: "Download the HTML report" in d.page_source, what="report")
+    _wait(driver, _idle, what="report_idle")
+    _assert_no_errors(driver)
+    _screenshot(driver, "report")
+
+    _navigate(driver, "Model")
+    _wait(driver, lambda d: "Model card and validation" in d.page_source, what="model")
+    _wait(driver, _idle, what="model_idle")
+    _assert_no_errors(driver)
+    _screenshot(driver, "model")
+    print(f"upload → bars {bars_seconds:.2f} s; whole journey {time.monotonic() - started:.1f} s")
+    assert bars_seconds < 15, "the bars took far longer than the 2 s target (browser overhead included)"
+
+
+def test_bad_upload_shows_message_not_traceback(server: str, browser, tmp_path: Path) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    bad = tmp_path / "notes.txt"
+    bad.write_text("this is a note, not an expression table\nsecond line without numbers\n")
+    driver.get(f"{server}/predict")
+    upload = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'input[type="file"]'), what="uploader2")
+    upload[0].send_keys(str(bad))
+    error = _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stAlertContentError"]'),
+        what="error",
+    )
+    assert "could not be used" in error[0].text
+    assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+    assert "Traceback" not in driver.page_source
+    _screenshot(driver, "bad_upload")
