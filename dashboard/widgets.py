@@ -326,6 +326,25 @@ def remember_drugs(profile: LoadedProfile, sample: str, drug_keys: Sequence[str]
     st.session_state.setdefault(DRUGS_KEY, {})[(profile.fingerprint, sample)] = list(drug_keys)
 
 
+MAX_EXPLAINED_DRUGS = 12  # LRP per page run stays well under the 3 s budget
+
+
+def drug_picker(neurix: Neurix, profile: LoadedProfile, sample: str, label: str, page: str) -> list[str]:
+    """Multiselect of drugs to explain, in predicted order; the choice is shared by Explain and Report."""
+    options = drug_options(neurix, profile, sample)
+    key = f"{page}_drugs_" + hashlib.sha256(f"{profile.fingerprint}|{sample}".encode()).hexdigest()[:12]
+    selected = st.multiselect(
+        label,
+        list(options),
+        default=chosen_drugs(profile, sample),
+        format_func=options.get,
+        key=key,
+        max_selections=MAX_EXPLAINED_DRUGS,
+    )
+    remember_drugs(profile, sample, selected)
+    return selected
+
+
 def drug_names(neurix: Neurix) -> dict[str, str]:
     """drug_key → unique display label ('Afatinib · GDSC1', with the id where a screen repeats a name)."""
     return drug_labels(neurix.bundle.drugs)

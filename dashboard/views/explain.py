@@ -5,8 +5,6 @@ One explanation per (sample, drug) is computed once per session and reused when 
 
 from __future__ import annotations
 
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
@@ -14,8 +12,6 @@ from dashboard import widgets as w
 from neurix_core.api import Neurix
 from neurix_core.report.figures import gene_bars, relevance_heatmap
 from neurix_core.report.text import SIGN_CONVENTION, TARGET_MARK
-
-MAX_DRUGS = 12
 
 
 def _heatmap(frame: pd.DataFrame, labels: dict[str, str], n_genes: int) -> None:
@@ -75,19 +71,13 @@ def render() -> None:
     if profile is None:
         return
     sample = w.sample_switcher(profile)
-    options = w.drug_options(neurix, profile, sample)
-    widget_key = (
-        "explain_drugs_" + hashlib.sha256(f"{profile.fingerprint}|{sample}".encode()).hexdigest()[:12]
+    selected = w.drug_picker(
+        neurix,
+        profile,
+        sample,
+        f"Drugs to explain (up to {w.MAX_EXPLAINED_DRUGS}; default: the 5 most sensitive predictions)",
+        "explain",
     )
-    selected = st.multiselect(
-        f"Drugs to explain (up to {MAX_DRUGS}; default: the 5 most sensitive predictions)",
-        list(options),
-        default=w.chosen_drugs(profile, sample),
-        format_func=options.get,
-        key=widget_key,
-        max_selections=MAX_DRUGS,
-    )
-    w.remember_drugs(profile, sample, selected)
     cols = st.columns(2)
     n_genes = cols[0].slider("Genes in the heatmap", 10, 60, 25, step=5, key="explain_heatmap_genes")
     per_side = cols[1].slider("Top sensitising / resistance genes per drug", 3, 20, 8, key="explain_per_side")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 
 import streamlit as st
@@ -11,8 +10,6 @@ import streamlit as st
 from dashboard import widgets as w
 from neurix_core.api import Neurix
 from neurix_core.report.html import build_report
-
-MAX_DRUGS = 12
 
 
 def _file_name(sample: str, generated: dt.datetime) -> str:
@@ -34,17 +31,9 @@ def render() -> None:
         "genes behind the selected drugs, the model version and the input's sha256 fingerprint. It "
         "contains **no expression values** from your file."
     )
-    options = w.drug_options(neurix, profile, sample)
-    widget_key = "report_drugs_" + hashlib.sha256(f"{profile.fingerprint}|{sample}".encode()).hexdigest()[:12]
-    selected = st.multiselect(
-        "Drugs to explain in the report (shared with the Explain page)",
-        list(options),
-        default=w.chosen_drugs(profile, sample),
-        format_func=options.get,
-        key=widget_key,
-        max_selections=MAX_DRUGS,
+    selected = w.drug_picker(
+        neurix, profile, sample, "Drugs to explain in the report (shared with the Explain page)", "report"
     )
-    w.remember_drugs(profile, sample, selected)
     cols = st.columns(3)
     top_n = cols[0].slider("Drugs in the prediction table", 10, 100, 25, step=5, key="report_top_n")
     per_side = cols[1].slider("Genes per drug and direction", 3, 20, 8, key="report_genes")
