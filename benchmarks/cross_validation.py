@@ -108,6 +108,13 @@ def main() -> None:
     )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--validation-from",
+        type=Path,
+        default=None,
+        help="read CV/ridge/external figures from a bundle that `neurix train --baseline --external` wrote "
+        "(the same run_validation code) and only measure training speed here",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     full = build_dataset(args.data_dir, ["GDSC1", "GDSC2", "PRISM"])
@@ -118,9 +125,15 @@ def main() -> None:
         flush=True,
     )
     training = TrainingConfig()
-    validation, drugs = run_validation(
-        data, full, args.folds, training, {}, baseline=True, external=True, log=lambda m: print(m, flush=True)
-    )
+    if args.validation_from is not None:
+        bundle_dir = args.validation_from
+        validation = json.loads((bundle_dir / "validation.json").read_text())
+        drugs = pd.read_csv(bundle_dir / "drugs.csv")
+        print(f"validation figures read from {bundle_dir}", flush=True)
+    else:
+        validation, drugs = run_validation(
+            data, full, args.folds, training, {}, baseline=True, external=True, log=lambda m: print(m, flush=True)
+        )
 
     fingerprints = drug_fingerprints(data)
     start = time.perf_counter()

@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402 - after the path fix
 
-from dashboard import widgets  # noqa: E402
+from dashboard import auth, widgets  # noqa: E402
 
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
 
@@ -29,6 +29,7 @@ PAGES = [
     st.Page(HERE / "views" / "report.py", title="Report", icon=":material/description:"),
 ]
 
+auth.require_login()
 page = st.navigation(PAGES, position="top")
 page.run()
 # After the page, so a profile loaded by the page shows here in the same run.

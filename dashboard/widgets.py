@@ -526,7 +526,10 @@ def run_page(render: Callable[[], None], page: str) -> None:
 
 def sidebar(neurix: Neurix | None) -> None:
     """Current model, profile and sample: the context every page shares."""
+    from dashboard.auth import sign_out_button
+
     with st.sidebar:
+        sign_out_button()
         profile = current_profile()
         if profile is not None:
             st.subheader("Current profile")

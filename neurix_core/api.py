@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.data.drugs import normalise_name, target_genes
-from neurix_core.errors import NeurixError, ProfileError
+from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.explain.cohort import cohort_relevance
 from neurix_core.explain.lrp import InteractionLRP
 from neurix_core.io.profile import ParsedProfile, ProfileLimits, parse_profile
@@ -28,6 +28,9 @@ from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, prediction_table,
 from neurix_core.repurpose.candidates import repurposing_candidates
 
 ProfileLike = ParsedProfile | ModelInput | pd.DataFrame
+# One explanation request may cover at most this many (sample, drug) pairs: ~0.3 s each on 2 cores, so a request
+# stays within minutes and its table within memory; larger cohorts go through ``cohort`` one drug at a time.
+MAX_EXPLAIN_PAIRS = 2_000
 
 
 class Neurix:
@@ -126,6 +129,11 @@ class Neurix:
             else list(range(len(model_input.samples)))
         )
         indices = self.drug_indices(drugs)
+        if len(rows) * len(indices) > MAX_EXPLAIN_PAIRS:
+            raise LimitExceededError(
+                f"explaining {len(rows)} sample(s) × {len(indices)} drug(s) exceeds the limit of "
+                f"{MAX_EXPLAIN_PAIRS:,} pairs per request; choose fewer drugs or samples"
+            )
         frame = relevance_frame(
             self.explainer,
             model_input.scaled[rows],

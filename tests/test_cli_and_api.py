@@ -115,3 +115,13 @@ def test_examples_have_measured_responses(neurix: Neurix) -> None:
     held_out = neurix.bundle.manifest["example_cell_lines"]
     assert sample in held_out and len(held_out) == len(neurix.example_profiles())
     assert neurix.bundle.validation["n_cell_lines"] == 871 - len(held_out)  # examples never trained on
+
+
+def test_explain_requests_are_capped(neurix: Neurix) -> None:
+    from neurix_core.api import MAX_EXPLAIN_PAIRS
+    from neurix_core.errors import LimitExceededError
+
+    profiles = neurix.example_profiles()
+    assert len(profiles) * len(neurix.bundle.drugs) > MAX_EXPLAIN_PAIRS
+    with pytest.raises(LimitExceededError, match="exceeds the limit"):
+        neurix.explain(profiles, drugs=None, top=5)

@@ -119,3 +119,40 @@ def test_cross_validation_scores_every_cell_line_out_of_fold_and_ridge_runs_on_s
     np.testing.assert_array_equal(model_cv.folds, ridge_cv.folds)
     assert ridge_cv.summary["all"]["mean_rho"] > 0.6
     assert model_cv.summary["all"]["n_drugs"] == 12
+
+
+def test_external_validation_keeps_train_and_test_cell_lines_disjoint() -> None:
+    from neurix_core.train.external import external_validation
+
+    rng = np.random.default_rng(0)
+    n_cells = 60
+    gdsc_cells, prism_cells = np.arange(n_cells) < 45, np.arange(n_cells) >= 30  # 15 lines screened by both
+    log_auc = rng.normal(size=(n_cells, 4)).astype(np.float32)
+    log_auc[~gdsc_cells, :2] = np.nan
+    log_auc[~prism_cells, 2:] = np.nan
+    drugs = pd.DataFrame(
+        {
+            "drug_key": ["GDSC1:1", "GDSC2:2", "PRISM:BRD-K1", "PRISM:BRD-K2"],
+            "screen": ["GDSC1", "GDSC2", "PRISM", "PRISM"],
+            "drug_name": ["Alpha", "Beta", "alpha", "gamma"],
+            "synonyms": ["", "Gamma", "", ""],
+            "drug_class": "targeted",
+            "smiles": "",
+        }
+    )
+    cells = [f"ACH-{i:06d}" for i in range(n_cells)]
+    data = ResponseData(cells, ["G1", "G2"], rng.normal(size=(n_cells, 2)).astype(np.float32), drugs, log_auc,
+                        pd.DataFrame())  # fmt: skip
+    seen: list[tuple[set, set]] = []
+
+    def recording_predictor(train: ResponseData, test: ResponseData) -> np.ndarray:
+        seen.append((set(train.cell_lines), set(test.cell_lines)))
+        return rng.normal(size=(len(test.cell_lines), len(train.drugs)))
+
+    results = external_validation(data, recording_predictor)
+    (gdsc_train, prism_test), (prism_train, gdsc_test) = seen
+    names = np.array(cells)
+    assert gdsc_train == set(names[gdsc_cells & ~prism_cells]) and prism_test == set(names[prism_cells])
+    assert prism_train == set(names[prism_cells]) and gdsc_test == set(names[gdsc_cells & ~prism_cells])
+    assert not (gdsc_train & prism_test) and not (prism_train & gdsc_test)
+    assert len(results["gdsc_to_prism"][0]) == 2  # Alpha↔alpha by name, Beta↔gamma by synonym

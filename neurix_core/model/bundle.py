@@ -222,15 +222,12 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
             if column in drugs.columns:
                 drugs[column] = pd.to_numeric(drugs[column], errors="coerce")
         validation = json.loads((directory / "validation.json").read_text(encoding="utf-8"))
-        examples = (
-            pd.read_parquet(directory / "examples.parquet").T
-            if (directory / "examples.parquet").exists()
-            else None
-        )
-        drug_map = pd.read_csv(directory / "drug_map.csv") if (directory / "drug_map.csv").exists() else None
+        listed = set(manifest["files"])  # optional files are used only when their checksum was verified
+        examples = pd.read_parquet(directory / "examples.parquet").T if "examples.parquet" in listed else None
+        drug_map = pd.read_csv(directory / "drug_map.csv") if "drug_map.csv" in listed else None
         example_responses = (
             pd.read_csv(directory / "example_responses.csv", keep_default_na=False, na_values=[""])
-            if (directory / "example_responses.csv").exists()
+            if "example_responses.csv" in listed
             else None
         )
         fitted = FittedModel(

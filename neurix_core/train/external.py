@@ -2,7 +2,9 @@
 
 (a) GDSC → PRISM: train on GDSC cell lines that PRISM did not screen, predict the PRISM cell lines, and correlate the
     predicted response to the GDSC drug with the PRISM-measured response to the same compound.
-(b) PRISM → GDSC (the paper's direction): train on PRISM, predict GDSC cell lines that PRISM did not screen.
+(b) PRISM → GDSC (the paper's direction): train on all PRISM cell lines, predict GDSC cell lines that PRISM did not
+    screen.
+Either way the training and test cell lines are disjoint; the cell lines both labs screened stay on the PRISM side.
 Shared compounds are matched on normalised name/synonyms; a compound in several GDSC entries (GDSC1 and GDSC2) is
 scored against each pair and the pairs are reported individually.
 """
@@ -26,11 +28,16 @@ def _transfer(
     pairs: pd.DataFrame,
     flip: bool,
 ) -> tuple[pd.DataFrame, dict]:
+    """Train on ``source`` screens, score on ``target``; ``flip`` when the source is PRISM (pairs are GDSC→PRISM)."""
     source_drugs, target_drugs = data.screen_mask(source), data.screen_mask(target)
     tested_source = np.isfinite(data.log_auc[:, source_drugs]).any(axis=1)
     tested_target = np.isfinite(data.log_auc[:, target_drugs]).any(axis=1)
-    train = data.select(cells=tested_source & ~tested_target, drugs=source_drugs)
-    test = data.select(cells=tested_target, drugs=np.ones(len(data.drugs), dtype=bool))
+    if flip:  # PRISM → GDSC: every PRISM line trains; GDSC lines that PRISM also screened are not tested
+        train_cells, test_cells = tested_source, tested_target & ~tested_source
+    else:  # GDSC → PRISM: GDSC lines that PRISM also screened are not trained on
+        train_cells, test_cells = tested_source & ~tested_target, tested_target
+    train = data.select(cells=train_cells, drugs=source_drugs)
+    test = data.select(cells=test_cells, drugs=np.ones(len(data.drugs), dtype=bool))
     predicted = predictor(train, test.select(drugs=source_drugs))
     column = {key: i for i, key in enumerate(train.drugs["drug_key"])}
     keys = {key: i for i, key in enumerate(data.drugs["drug_key"])}

@@ -1,0 +1,184 @@
+"""Load test: 20 simultaneous dashboard sessions against ONE real Streamlit server process.
+
+Why a real server (and not AppTest threads): a lab runs one ``streamlit run dashboard/app.py`` for everyone, and
+the failures that matter (cross-talk through process-wide caches or a shared explainer, memory per session,
+latency while others compute) only exist inside that process. Concurrent ``AppTest`` runs share one global mock
+``Runtime`` that every run sets and resets, so they race with each other rather than with the app. The sessions
+here speak Streamlit's websocket protocol like the browser does (``benchmarks/load_test.py`` explains it); the
+scenario is the same one ``python benchmarks/load_test.py --sessions 50`` runs with larger numbers.
+
+Scenario (one server, ~60 s on 2 cores): 5 warm-up sessions, then 20 sessions started at the same instant, each
+uploading a different profile (CSV / TSV / gzipped CSV, its own unique sample name), reading its predictions
+and opening the Explain page (LRP for its top five drugs), while 20 threads hit ``/_stcore/health``,
+``/_stcore/host-config`` and ``/``. Every session stays connected until the end.
+
+Documented bounds (asserted below):
+
+* every session sees exactly its own predictions and explanations: equal to ``Neurix.predict`` /
+  ``Neurix.explain`` on its own profile (all 697 drugs via the CSV download, the top-25 table, the relevances
+  of the Explain page's download), and never another session's sample name;
+* 0 HTTP errors; p95 of ``/_stcore/health`` etc. below 10 s while the 20 sessions compute and below 1 s idle
+  (a load balancer's health-check timeout must be longer than the first figure);
+* server RSS grows by less than ``MAX_GROWTH_PER_SESSION_MIB`` per simultaneous session (20 sessions vs the 5
+  warm-up sessions) and its peak stays below ``MAX_PEAK_MIB``;
+* nothing of any upload (sample names) reaches the server's stdout/stderr log.
+
+``test_the_shared_explainer_is_thread_safe`` pins, in-process, the explainer race this scenario found.
+
+Figures are printed and written to ``benchmarks/results/load_test.json``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from neurix_core.api import Neurix  # noqa: E402
+
+SESSIONS = 20
+WARMUP = 5
+HTTP_THREADS = 20
+HTTP_PER_THREAD = 30
+MAX_GROWTH_PER_SESSION_MIB = 30.0  # measured ~11 MiB/session (session state, explanations, media, arenas)
+MAX_PEAK_MIB = 4096.0  # measured ~2.5 GiB peak with 20 simultaneous Explain pages
+MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # measured ~3 s: the event loop shares the GIL with 20 script threads
+MAX_HEALTH_P95_IDLE_S = 1.0  # measured ~50 ms
+
+pytestmark = pytest.mark.slow
+
+
+def _load_module() -> ModuleType:
+    """``benchmarks/`` is not a package: import the shared scenario code from its file."""
+    spec = importlib.util.spec_from_file_location("neurix_load_test", ROOT / "benchmarks" / "load_test.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses need the module registered
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def load_test() -> ModuleType:
+    return _load_module()
+
+
+@pytest.fixture(scope="module")
+def neurix() -> Neurix:
+    return Neurix.load(os.environ.get("NEURIX_BUNDLE") or None)
+
+
+@pytest.fixture(scope="module")
+def scenario(
+    load_test: ModuleType, neurix: Neurix, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """Run the whole scenario once; the tests below assert on its figures."""
+    figures, visits, log_path = load_test.run_scenario(
+        sessions=SESSIONS,
+        warmup=WARMUP,
+        explain=True,
+        http_threads=HTTP_THREADS,
+        http_per_thread=HTTP_PER_THREAD,
+        log_dir=tmp_path_factory.mktemp("server_log"),
+        neurix=neurix,
+    )
+    figures["source"] = "tests/test_load_sessions.py"
+    load_test.write_results(figures)
+    print("\n" + "\n".join(load_test.summary_lines(figures)))
+    return {"figures": figures, "visits": visits, "log": log_path}
+
+
+def test_all_sessions_were_simultaneous_and_distinct(scenario: dict[str, Any]) -> None:
+    sessions = scenario["figures"]["sessions"]
+    assert sessions["total"] == SESSIONS + WARMUP
+    assert sessions["connected_during_test"] == SESSIONS + WARMUP, "all sessions stayed connected at once"
+    assert sessions["distinct_session_ids"] == SESSIONS + WARMUP
+    assert sessions["connected_after_close"] == 0
+
+
+def test_every_session_sees_its_own_predictions_and_explanations(scenario: dict[str, Any]) -> None:
+    """Predictions (all drugs), the table and the Explain page's relevances equal direct API calls on the
+    session's own profile; no session received another session's sample name."""
+    sessions = scenario["figures"]["sessions"]
+    assert sessions["problems"] == {}
+    assert sessions["ok"] == SESSIONS + WARMUP
+    for visit in scenario["visits"]:
+        assert visit.predictions_csv is not None and len(visit.predictions_csv) > 0
+        assert visit.genes_csv is not None and set(visit.genes_csv["sample"]) == {visit.profile.sample}
+
+
+def test_http_endpoints_answer_under_load(scenario: dict[str, Any]) -> None:
+    figures = scenario["figures"]
+    during, idle = figures["http_during_wave"], figures["http_idle"]
+    assert during["requests"] == idle["requests"] == HTTP_THREADS * HTTP_PER_THREAD
+    assert during["errors"] == idle["errors"] == 0, during["error_examples"] + idle["error_examples"]
+    assert during["p95_ms"] / 1000 < MAX_HEALTH_P95_UNDER_LOAD_S
+    assert idle["p95_ms"] / 1000 < MAX_HEALTH_P95_IDLE_S
+    assert figures["errors_total"] == 0
+
+
+def test_memory_stays_bounded(scenario: dict[str, Any]) -> None:
+    figures = scenario["figures"]
+    growth = figures["memory_growth_mib"]
+    assert growth["per_session"] < MAX_GROWTH_PER_SESSION_MIB, figures["memory_mib"]
+    assert figures["memory_mib"]["peak"] < MAX_PEAK_MIB, figures["memory_mib"]
+
+
+def test_the_upload_limit_reaches_the_browser(scenario: dict[str, Any]) -> None:
+    """The file uploader tells the browser the same limit the parser enforces (server.maxUploadSize)."""
+    from neurix_core.io.profile import ProfileLimits
+
+    assert scenario["figures"]["sessions"]["upload_limit_mb_shown"] == [ProfileLimits().max_bytes // 2**20]
+
+
+def test_no_upload_reaches_the_server_log(scenario: dict[str, Any]) -> None:
+    assert scenario["figures"]["server_log_leaks"] == []
+    log = scenario["log"].read_text(errors="replace")
+    assert "Traceback" not in log, log[-2000:]
+    assert "LOADTEST-" not in log
+
+
+def test_the_shared_explainer_is_thread_safe(neurix: Neurix) -> None:
+    """In-process regression test for the cross-talk the scenario found: the server's sessions share one
+    explainer, and a forward pass outside its lock used to run through another thread's zennit hooks, giving
+    RuntimeErrors or, when row counts matched (one drug), silently mixing another user's profile into the
+    relevances. Concurrent single-drug explanations and predictions must equal the serial results."""
+    examples = neurix.example_profiles()
+    rng = np.random.default_rng(0)
+    inputs = [
+        neurix.prepare(examples.iloc[[i % len(examples)]] + rng.normal(0.0, 0.3, examples.shape[1]))
+        for i in range(8)
+    ]
+    drug = [str(neurix.bundle.drugs["drug_key"].iloc[0])]
+    serial = [neurix.explain(x, drugs=drug, top=None)["relevance"].to_numpy() for x in inputs]
+    problems: list[str] = []
+    barrier = threading.Barrier(len(inputs))
+
+    def work(i: int) -> None:
+        barrier.wait()
+        for _ in range(3):
+            try:
+                neurix.explainer.predict(inputs[(i + 1) % len(inputs)].scaled)  # another user's forward pass
+                got = neurix.explain(inputs[i], drugs=drug, top=None)["relevance"].to_numpy()
+                if not np.allclose(got, serial[i], rtol=1e-5, atol=1e-8):
+                    problems.append(f"thread {i}: relevances differ from the serial run")
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                problems.append(f"thread {i}: {type(exc).__name__}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
