@@ -107,42 +107,26 @@ def main() -> None:
 
     names = data.drugs["drug_name"].map(normalise_name)
     rows = []
-    for marker, drug_names in MARKERS.items():
-        for name in drug_names:
-            for j in np.flatnonzero(names == normalise_name(name)):
-                summary = cohort(int(j))
-                if marker in summary.index:
-                    m = summary.loc[marker]
-                    rows.append(
-                        {
-                            "check": f"{marker} marker",
-                            "drug": data.drugs.iloc[j]["drug_key"],
-                            "drug_name": name,
-                            "gene": marker,
-                            "rank": int(m["abs_rank"]),
-                            "of": len(genes),
-                            "expression_relevance_r": float(m["r"]),
-                            "direction": m["direction"],
-                            "cv_rho": float(cv.per_drug.iloc[j]["rho"]),
-                        }
-                    )
-    for name, gene in OWN_TARGETS.items():
+    checks = [(f"{marker} marker", name, marker) for marker, drugs in MARKERS.items() for name in drugs]
+    checks += [("own target", name, gene) for name, gene in OWN_TARGETS.items()]
+    for check, name, gene in checks:
+        if gene not in gene_position:
+            continue
         for j in np.flatnonzero(names == normalise_name(name)):
-            if gene in gene_position:
-                m = cohort(int(j)).loc[gene]
-                rows.append(
-                    {
-                        "check": "own target",
-                        "drug": data.drugs.iloc[j]["drug_key"],
-                        "drug_name": name,
-                        "gene": gene,
-                        "rank": int(m["abs_rank"]),
-                        "of": len(genes),
-                        "expression_relevance_r": float(m["r"]),
-                        "direction": m["direction"],
-                        "cv_rho": float(cv.per_drug.iloc[j]["rho"]),
-                    }
-                )
+            m = cohort(int(j)).loc[gene]
+            rows.append(
+                {
+                    "check": check,
+                    "drug": data.drugs.iloc[j]["drug_key"],
+                    "drug_name": name,
+                    "gene": gene,
+                    "rank": int(m["abs_rank"]),
+                    "of": len(genes),
+                    "expression_relevance_r": float(m["r"]),
+                    "direction": m["direction"],
+                    "cv_rho": float(cv.per_drug.iloc[j]["rho"]),
+                }
+            )
     table = pd.DataFrame(rows)
 
     top_share = max(1, int(round(0.01 * len(genes))))
