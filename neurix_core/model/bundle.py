@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,8 +204,11 @@ def verify_files(directory: Path, manifest: dict) -> None:
 
 
 def load_bundle(directory: str | Path | None = None) -> ModelBundle:
-    """Load and verify a bundle (default: the shipped one). Raises BundleError on anything wrong."""
-    directory = Path(directory) if directory is not None else DEFAULT_BUNDLE
+    """Load and verify a bundle (default: $NEURIX_BUNDLE, else the shipped one). Raises BundleError on anything
+    wrong."""
+    if directory is None:  # the deployment's choice (NEURIX_BUNDLE), else the shipped model
+        directory = os.environ.get("NEURIX_BUNDLE") or DEFAULT_BUNDLE
+    directory = Path(directory)
     manifest = read_manifest(directory)
     verify_files(directory, manifest)
     try:
