@@ -122,7 +122,7 @@ def main() -> None:
                     "gene": gene,
                     "rank": int(m["abs_rank"]),
                     "of": len(genes),
-                    "expression_relevance_r": float(m["r"]),
+                    "expression_relevance_r": float(m["expression_relevance_r"]),
                     "direction": m["direction"],
                     "cv_rho": float(cv.per_drug.iloc[j]["rho"]),
                 }
