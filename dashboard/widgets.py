@@ -506,6 +506,18 @@ def need_profile(neurix: Neurix, what: str) -> LoadedProfile | None:
     return None
 
 
+def profile_page(title: str, what: str) -> tuple[Neurix, LoadedProfile, str] | None:
+    """Title, model and current profile/sample for a page that needs an uploaded profile; None if either is missing."""
+    neurix = get_neurix()
+    st.title(title)
+    if neurix is None:
+        return None
+    profile = need_profile(neurix, what)
+    if profile is None:
+        return None
+    return neurix, profile, sample_switcher(profile)
+
+
 def run_page(render: Callable[[], None], page: str) -> None:
     """Run a page body: NeurixError → its message; anything else → a generic message, never a traceback.
 

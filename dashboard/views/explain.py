@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import widgets as w
-from neurix_core.api import Neurix
 from neurix_core.report.figures import gene_bars, relevance_heatmap
 from neurix_core.report.text import SIGN_CONVENTION, TARGET_MARK
 
@@ -63,14 +62,10 @@ def _drug_panel(frame: pd.DataFrame, row: pd.Series, label: str, per_side: int) 
 
 
 def render() -> None:
-    neurix: Neurix | None = w.get_neurix()
-    st.title("Explain: genes behind the predictions")
-    if neurix is None:
+    context = w.profile_page("Explain: genes behind the predictions", "explanations")
+    if context is None:
         return
-    profile = w.need_profile(neurix, "explanations")
-    if profile is None:
-        return
-    sample = w.sample_switcher(profile)
+    neurix, profile, sample = context
     selected = w.drug_picker(
         neurix,
         profile,

@@ -8,7 +8,6 @@ import re
 import streamlit as st
 
 from dashboard import widgets as w
-from neurix_core.api import Neurix
 from neurix_core.report.html import build_report
 
 
@@ -18,14 +17,10 @@ def _file_name(sample: str, generated: dt.datetime) -> str:
 
 
 def render() -> None:
-    neurix: Neurix | None = w.get_neurix()
-    st.title("Report")
-    if neurix is None:
+    context = w.profile_page("Report", "a report")
+    if context is None:
         return
-    profile = w.need_profile(neurix, "a report")
-    if profile is None:
-        return
-    sample = w.sample_switcher(profile)
+    neurix, profile, sample = context
     st.markdown(
         "A single HTML file that opens offline in any browser and prints to PDF: top predictions, the "
         "genes behind the selected drugs, the model version and the input's sha256 fingerprint. It "
