@@ -20,6 +20,7 @@ SMALL = {
     "drug_hidden": (16,),
     "dropout": 0.0,
     "input_dropout": 0.0,
+    "drug_dropout": 0.0,
 }
 
 
@@ -156,3 +157,33 @@ def test_external_validation_keeps_train_and_test_cell_lines_disjoint() -> None:
     assert prism_train == set(names[prism_cells]) and gdsc_test == set(names[gdsc_cells & ~prism_cells])
     assert not (gdsc_train & prism_test) and not (prism_train & gdsc_test)
     assert len(results["gdsc_to_prism"][0]) == 2  # Alpha↔alpha by name, Beta↔gamma by synonym
+
+
+def test_drug_identity_latent_is_an_offset_on_the_fingerprint_mlp_that_training_learns() -> None:
+    data = planted_data()
+    fitted = fit(
+        data,
+        TrainingConfig(epochs=20, batch_cell_lines=32, learning_rate=3e-3, weight_decay=0.0),
+        architecture=SMALL,
+    )
+    tower = fitted.model.drug_tower
+    assert tower.identity_latent is not None
+    assert float(tower.identity_latent.weight.abs().max()) > 0  # starts at zero, so it was trained
+    drugs = torch.arange(len(data.drugs))
+    with torch.no_grad():
+        shared = tower.net(torch.cat([tower.fingerprints[drugs], tower.identity(drugs)], dim=1))
+        assert torch.allclose(fitted.model.drug_latent(), shared + tower.identity_latent(drugs))
+
+
+def test_configs_written_before_the_identity_latent_existed_rebuild_without_it() -> None:
+    old_manifest_config = {
+        "n_genes": 40,
+        "n_drugs": 12,
+        "fingerprint_bits": 16,
+        "expression_hidden": [32],
+        "drug_hidden": [16],
+    }
+    config = ModelConfig.from_dict(old_manifest_config)
+    assert config.drug_identity_latent is False
+    model = InteractionModel(config)
+    assert not any("identity_latent" in name for name in model.state_dict())

@@ -23,9 +23,11 @@ class ModelConfig:
     latent_dim: int = 128
     expression_hidden: tuple[int, ...] = (512, 256)
     drug_hidden: tuple[int, ...] = (256,)
-    drug_embedding_dim: int = 32
+    drug_embedding_dim: int = 128
     input_dropout: float = 0.5
-    dropout: float = 0.5
+    dropout: float = 0.5  # expression tower hidden layers
+    drug_dropout: float = 0.1  # drug tower: light, so drugs with a strong specific signal keep it
+    drug_identity_latent: bool = True  # a free per-drug offset added to f(d) (see DrugTower)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -33,6 +35,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
         values = dict(values)
+        values.setdefault("drug_identity_latent", False)  # bundles written before the field existed
         for key in ("expression_hidden", "drug_hidden"):
             values[key] = tuple(values[key])
         return cls(**values)
@@ -67,6 +70,10 @@ class ExpressionTower(nn.Module):
 class DrugTower(nn.Module):
     """f(d): drug identity (embedding) and Morgan fingerprint → latent vector (K).
 
+    With ``drug_identity_latent`` a free per-drug vector u_d (zero at the start) is added to the MLP's output:
+    the fingerprint MLP shares what similar drugs have in common, u_d keeps what is specific to one drug. Cell-line
+    CV chose it: without it the shared bottleneck cost the drugs with the strongest own signal (chemotherapy most).
+
     The fingerprints of the drugs the model knows are a buffer, so the tower takes drug indices and the bundle needs
     no chemistry toolkit at prediction time.
     """
@@ -79,11 +86,18 @@ class DrugTower(nn.Module):
         self.identity = nn.Embedding(config.n_drugs, config.drug_embedding_dim)
         nn.init.normal_(self.identity.weight, std=0.1)
         sizes = [config.fingerprint_bits + config.drug_embedding_dim, *config.drug_hidden, config.latent_dim]
-        self.net = mlp(sizes, config.dropout)
+        self.net = mlp(sizes, config.drug_dropout)
+        self.identity_latent: nn.Embedding | None = None
+        if config.drug_identity_latent:
+            self.identity_latent = nn.Embedding(config.n_drugs, config.latent_dim)
+            nn.init.zeros_(self.identity_latent.weight)
 
     def forward(self, drug_index: torch.Tensor) -> torch.Tensor:
         features = torch.cat([self.fingerprints[drug_index], self.identity(drug_index)], dim=1)
-        return self.net(features)
+        latent = self.net(features)
+        if self.identity_latent is not None:
+            latent = latent + self.identity_latent(drug_index)
+        return latent
 
 
 class InteractionModel(nn.Module):
@@ -112,11 +126,11 @@ class InteractionModel(nn.Module):
 
 @dataclass
 class TrainingConfig:
-    """Optimisation settings, chosen with the architecture by 5-fold cell-line CV on GDSC1+GDSC2
+    """Optimisation settings, chosen with the architecture by cell-line CV on GDSC1+GDSC2
     (benchmarks/hyperparameter_search.py; results in benchmarks/results/hyperparameter_search_round*.json)."""
 
     epochs: int = 200
-    batch_cell_lines: int = 64
+    batch_cell_lines: int = 32
     learning_rate: float = 1e-3
     weight_decay: float = 0.1
     seed: int = 0
