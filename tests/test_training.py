@@ -168,7 +168,7 @@ def test_drug_identity_latent_is_an_offset_on_the_fingerprint_mlp_that_training_
     )
     tower = fitted.model.drug_tower
     assert tower.identity_latent is not None
-    assert float(tower.identity_latent.weight.abs().max()) > 0  # starts at zero, so it was trained
+    assert float(tower.identity_latent.weight.detach().abs().max()) > 0  # starts at zero, so it was trained
     drugs = torch.arange(len(data.drugs))
     with torch.no_grad():
         shared = tower.net(torch.cat([tower.fingerprints[drugs], tower.identity(drugs)], dim=1))
