@@ -27,3 +27,18 @@ def data_dir() -> Path:
     root = data_root()
     assert root.is_dir(), f"real data folder not found at {root} (set NEURIX_DATA_DIR)"
     return root
+
+
+@pytest.fixture(scope="module")
+def neurix():
+    """The process-wide Neurix the dashboard serves (shared ``st.cache_resource``), loaded once per module.
+
+    Test modules that need a Neurix loaded another way define their own ``neurix`` fixture, which wins."""
+    from dashboard import widgets
+
+    return widgets._load_neurix(widgets.bundle_dir())
+
+
+@pytest.fixture(scope="module")
+def examples(neurix):
+    return neurix.example_profiles()

@@ -30,17 +30,6 @@ TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
-def neurix() -> Neurix:
-    """The same process-wide Neurix the app uses (shared st.cache_resource), loaded once for all tests."""
-    return widgets._load_neurix(widgets.bundle_dir())
-
-
-@pytest.fixture(scope="module")
-def examples(neurix: Neurix) -> pd.DataFrame:
-    return neurix.example_profiles()
-
-
-@pytest.fixture(scope="module")
 def profile_csv(examples: pd.DataFrame) -> bytes:
     """Two example cell lines as genes × samples CSV (within-sample z values)."""
     return examples.iloc[:2].T.rename_axis("gene").to_csv(float_format="%.4f").encode()

@@ -217,17 +217,6 @@ def all_logs_at_debug() -> Iterator[Records]:
 # --- fixtures and AppTest helpers --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def neurix() -> Neurix:
-    """The process-wide Neurix the dashboard uses (shared ``st.cache_resource``)."""
-    return widgets._load_neurix(widgets.bundle_dir())
-
-
-@pytest.fixture(scope="module")
-def examples(neurix: Neurix) -> pd.DataFrame:
-    return neurix.example_profiles()
-
-
 def _app(page: str = "predict") -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.switch_page(f"views/{page}.py")

@@ -71,11 +71,6 @@ WORST_CASE_BUDGET_S = 60.0  # the largest allowed upload of model genes (200 sam
 
 
 @pytest.fixture(scope="module")
-def neurix() -> Neurix:
-    return widgets._load_neurix(widgets.bundle_dir())
-
-
-@pytest.fixture(scope="module")
 def genes(neurix: Neurix) -> list[str]:
     return list(neurix.bundle.genes)
 
