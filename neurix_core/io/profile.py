@@ -23,13 +23,8 @@ values all happen to be below 20).
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import re
-import zipfile
-import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -39,7 +34,7 @@ import pandas as pd
 from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.io.expression import detect_orientation
 from neurix_core.io.gene_ids import GENE_TABLE_PIN, gene_table, map_genes, recognised_fraction
-from neurix_core.io.tables import sniff_delimiter
+from neurix_core.io.readers import ProfileLimits, read_grid
 
 VALUE_SCALES = ("log2tpm", "tpm", "counts", "zscore")
 LOG_MAX = 20.0
@@ -125,15 +120,6 @@ COUNTER_LABEL = re.compile(r"^(__.*|N_(unmapped|multimapping|noFeature|ambiguous
 DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
-@dataclass(frozen=True)
-class ProfileLimits:
-    """Deployment limits on one upload; exceeding any raises LimitExceededError."""
-
-    max_bytes: int = 50 * 2**20
-    max_samples: int = 200
-    max_genes: int = 100_000
-
-
 @dataclass
 class ParsedProfile:
     """A parsed upload: expression (samples × genes, float64) and what was detected on the way.
@@ -211,154 +197,8 @@ def _parse(
     data: bytes, values: str, limits: ProfileLimits, known_genes: Collection[str] | None
 ) -> ParsedProfile:
     warnings: list[str] = []
-    data = _decompress(data, limits)
-    if data[:4] == b"PK\x03\x04":
-        grid, decimal_comma = _read_xlsx(data, limits, warnings), False
-    elif data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ProfileError("Old Excel .xls files are not supported: save the sheet as .xlsx or CSV.")
-    else:
-        grid, decimal_comma = _read_text(data, warnings)
+    grid, decimal_comma = read_grid(data, limits, warnings)
     return _build_profile(grid, decimal_comma, values, limits, known_genes, warnings)
-
-
-def _decompress(data: bytes, limits: ProfileLimits) -> bytes:
-    """Gunzip when the bytes are gzip (whatever the file name says), refusing decompression bombs."""
-    if data[:2] != b"\x1f\x8b":
-        return data
-    ceiling = 4 * limits.max_bytes
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
-            out = handle.read(ceiling + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ProfileError(
-            "The .gz file is damaged or incomplete: compress the table again and re-upload."
-        ) from exc
-    if len(out) > ceiling:
-        raise LimitExceededError(
-            f"The decompressed file is larger than {_mib(ceiling)}: upload fewer samples per file."
-        )
-    if not out.strip():
-        raise ProfileError("The file is empty: upload a table with gene names and expression values.")
-    return out
-
-
-def _read_xlsx(data: bytes, limits: ProfileLimits, warnings: list[str]) -> np.ndarray:
-    """First sheet of an .xlsx file as a grid of strings (empty cells → '')."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        raise ProfileError(
-            "The file looks like a damaged .xlsx workbook: save it again or export it as CSV."
-        ) from exc
-    if unpacked > 5 * limits.max_bytes:
-        raise LimitExceededError(
-            "The workbook is too large once unpacked: upload fewer samples per file or a CSV."
-        )
-    try:
-        with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as book:
-            if len(book.sheet_names) > 1:
-                warnings.append(f"The workbook has {len(book.sheet_names)} sheets; only the first was read.")
-            frame = pd.read_excel(book, sheet_name=0, header=None, dtype=object)
-    except NeurixError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many unrelated types for damaged files
-        raise ProfileError(
-            "The .xlsx workbook could not be read: save it again or export it as CSV."
-        ) from exc
-    cells = frame.to_numpy(dtype=object)
-    return np.where(pd.isna(cells), "", cells).astype(str).astype(object)
-
-
-def _decode(data: bytes, warnings: list[str]) -> str:
-    """Text is UTF-16 given a byte-order mark (Excel 'Unicode text'), else UTF-8 (BOM optional) or latin-1."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise ProfileError(
-                "The file claims to be UTF-16 text but is damaged: save it as UTF-8 CSV."
-            ) from exc
-    for encoding in ("utf-8", "utf-8-sig"):
-        try:
-            return data.decode(encoding).removeprefix("\ufeff")
-        except UnicodeDecodeError:
-            continue
-    warnings.append("The file is not UTF-8; it was read as latin-1 (check accented sample names).")
-    return data.decode("latin-1")
-
-
-def _read_text(data: bytes, warnings: list[str]) -> tuple[np.ndarray, bool]:
-    """A delimited text table as a grid of strings, plus whether numbers use decimal commas (';' files).
-
-    The csv module is used rather than pandas: it is much faster for wide files (one column per gene) and lets
-    ragged rows get a message naming the line.
-    """
-    text = _decode(data, warnings)
-    sample = text[:65536]
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
-    if "\x00" in text or control > 0.01 * max(len(sample), 1):
-        raise ProfileError(
-            "The file is not a text table (binary data or an unsupported encoding): save it as UTF-8 CSV "
-            "or .xlsx."
-        )
-    lines = text.splitlines()
-    start = 0
-    while start < len(lines) and (not lines[start].strip() or lines[start].lstrip().startswith(("#", "!"))):
-        start += 1  # featureCounts/GEO style comment lines before the header
-    head = [ln[:4096] for ln in lines[start : start + 20] if ln.strip()]
-    if not head:
-        raise ProfileError("The file is empty: upload a table with gene names and expression values.")
-    body = [(number, line) for number, line in enumerate(lines[start:], start + 1) if line.strip()]
-    if any(d in ln for ln in head for d in "\t,;"):
-        sep = sniff_delimiter("\n".join(head))
-        try:
-            rows = list(csv.reader((line for _, line in body), delimiter=sep))
-        except csv.Error as exc:
-            raise ProfileError(
-                "The table could not be split into fields (unbalanced quotes or a field longer than 128 kB): "
-                "save it again as CSV."
-            ) from exc
-    else:
-        sep = " "
-        rows = [line.split() for _, line in body]
-    return _rectangle(rows, [number for number, _ in body]), sep == ";"
-
-
-def _rectangle(rows: list[list[str]], line_numbers: list[int]) -> np.ndarray:
-    """Make rows equally long: pad short rows, ignore empty trailing fields, and accept R's header without
-    a corner cell (``write.table`` writes one field fewer there); refuse rows with extra values, naming the
-    line."""
-    if len(rows) != len(line_numbers):  # quoted fields spanning lines: positions no longer match
-        line_numbers = list(range(1, len(rows) + 1))
-    kept = [i for i, row in enumerate(rows) if _last_filled(row)]  # rows of bare separators are blank lines
-    if not kept:
-        raise ProfileError("The file is empty: upload a table with gene names and expression values.")
-    rows, line_numbers = [rows[i] for i in kept], [line_numbers[i] for i in kept]
-    raw = [len(row) for row in rows]
-    filled = [_last_filled(row) for row in rows]
-    body = raw[1:] or raw
-    width = max(filled[0], max(set(body), key=lambda n: (body.count(n), -n)))
-    if len(rows) > 1 and raw[0] == width - 1 and all(n == width for n in raw[1:]):
-        rows[0], raw[0], filled[0] = ["", *rows[0]], width, filled[0] + 1
-    long = [i for i, n in enumerate(filled) if n > width]
-    if long:
-        i = long[0]
-        raise ProfileError(
-            f"Line {line_numbers[i]} has {filled[i]} fields but most lines have {width}: check the delimiter "
-            "(comma, tab or semicolon) and remove stray separators."
-        )
-    grid = np.full((len(rows), width), "", dtype=object)
-    for i, row in enumerate(rows):
-        grid[i, : min(raw[i], width)] = row[:width]
-    return grid
-
-
-def _last_filled(row: list[str]) -> int:
-    end = len(row)
-    while end > 0 and not row[end - 1].strip():
-        end -= 1
-    return end
 
 
 # --- grid → labelled samples × genes -----------------------------------------------------------------------
@@ -408,15 +248,19 @@ def _gene_fraction(labels: list[str], known_genes: Collection[str] | None) -> fl
 
 
 def _label_axes(
-    grid: np.ndarray, known_genes: Collection[str] | None
+    grid: np.ndarray, known_genes: Collection[str] | None, warnings: list[str] | None = None
 ) -> tuple[list[str] | None, list[str] | None]:
     """Decide whether the first row holds column labels and the first column row labels (None where not)."""
     n_rows, n_cols = grid.shape
     first_row = [str(c).strip() for c in grid[0]]
     first_col = [str(c).strip() for c in grid[:, 0]]
+    numeric_header = False
     has_header = n_rows > 1 and (
         _mostly_text(grid[0, 1:]) or (first_row[0].lower() in LABEL_HEADERS and n_cols > 1)
     )
+    if not has_header and n_rows > 1 and n_cols > 1:
+        numeric_header = _numeric_header(grid, warnings)
+        has_header = numeric_header
     body_col = first_col[1:] if has_header else first_col
     if n_cols < 2:
         has_labels = False
@@ -425,18 +269,48 @@ def _label_axes(
     else:  # a numeric first column holds labels only if they look like Entrez ids
         looks_like_ids = len(set(body_col)) == len(body_col) and _gene_fraction(body_col, known_genes) >= 0.5
         has_labels = looks_like_ids and (
-            _is_label_header(first_row[0]) if has_header else len(body_col) >= MIN_BARE_ID_ROWS
+            _is_label_header(first_row[0]) or numeric_header
+            if has_header
+            else len(body_col) >= MIN_BARE_ID_ROWS
         )
     columns = (first_row[1:] if has_labels else first_row) if has_header else None
     rows = body_col if has_labels else None
     return columns, rows
 
 
+def _numeric_header(grid: np.ndarray, warnings: list[str] | None) -> bool:
+    """A first row of distinct whole numbers above non-integer values is a header of numeric sample names.
+
+    Read as data it would add a gene and could flip the value scale of the whole file. When the values below
+    are whole numbers too (read counts) the row stays data, and the user is told how to make it a header.
+    """
+    names = [str(c).strip() for c in grid[0, 1:]]
+    if not names or not all(n.isdigit() for n in names) or len(set(names)) < len(names):
+        return False
+    values, _ = _numbers(grid[1 : min(grid.shape[0], 501), 1:], decimal_comma=True)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return False
+    header = not np.all(finite == np.round(finite))
+    if warnings is not None:
+        if header:
+            warnings.append(
+                "Row 1 holds only whole numbers while the values below it have decimals, so it was read as "
+                "the header (numeric sample names), not as a gene."
+            )
+        else:
+            warnings.append(
+                "Row 1 holds only whole numbers and was read as data, like the rows below it; if these are "
+                "sample names, put a label such as 'gene' in its first cell."
+            )
+    return header
+
+
 def _orient(
-    grid: np.ndarray, known_genes: Collection[str] | None
+    grid: np.ndarray, known_genes: Collection[str] | None, warnings: list[str] | None = None
 ) -> tuple[np.ndarray, list[str], list[str], str]:
-    """Return (cells as samples × genes, gene labels, sample labels, orientation)."""
-    columns, rows = _label_axes(grid, known_genes)
+    """Return (cells as samples × genes, gene labels, sample labels as written, orientation)."""
+    columns, rows = _label_axes(grid, known_genes, warnings)
     if columns is None and rows is None:
         raise ProfileError(
             "No gene names were found: put gene names in the first column (one row per gene) or in the "
@@ -455,12 +329,15 @@ def _orient(
         else:
             frame = pd.DataFrame(index=pd.Index(rows), columns=pd.Index(columns))
             orientation = detect_orientation(frame, known_genes)
+    first = 1 if columns is not None and rows is not None else 0  # skip the corner cell
     if orientation == "genes_by_samples":
         genes = rows if rows is not None else []
-        samples = columns if columns is not None else [f"sample_{i + 1}" for i in range(body.shape[1])]
+        verbatim = [str(c) for c in grid[0, first:]] if columns is not None else None
+        samples = verbatim or [f"sample_{i + 1}" for i in range(body.shape[1])]
         return body.T, genes, samples, orientation
     genes = columns if columns is not None else []
-    samples = rows if rows is not None else [f"sample_{i + 1}" for i in range(body.shape[0])]
+    verbatim = [str(c) for c in grid[first:, 0]] if rows is not None else None
+    samples = verbatim or [f"sample_{i + 1}" for i in range(body.shape[0])]
     return body, genes, samples, orientation
 
 
@@ -489,7 +366,8 @@ def _select_samples(
 
 
 def _unique_sample_names(samples: list[str], warnings: list[str]) -> list[str]:
-    names = [s.strip() or f"sample_{i + 1}" for i, s in enumerate(samples)]
+    """Sample names exactly as written (line breaks and spaces included); blank ones are numbered."""
+    names = [s if s.strip() else f"sample_{i + 1}" for i, s in enumerate(samples)]
     seen: dict[str, int] = {}
     out = []
     for name in names:
@@ -577,7 +455,7 @@ def _build_profile(
         )
     if min(grid.shape) > limits.max_samples + 1:
         raise _too_many_samples(min(grid.shape) - 1, limits)
-    cells, genes, samples, orientation = _orient(grid, known_genes)
+    cells, genes, samples, orientation = _orient(grid, known_genes, warnings)
     counters = [i for i, g in enumerate(genes) if COUNTER_LABEL.match(g)]
     if counters:
         keep = [i for i in range(len(genes)) if not COUNTER_LABEL.match(genes[i])]
