@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402 - after the path fix
 
-from dashboard import auth, widgets  # noqa: E402
+from dashboard import auth, guard, widgets  # noqa: E402
 
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
 
@@ -29,8 +29,24 @@ PAGES = [
     st.Page(HERE / "views" / "report.py", title="Report", icon=":material/description:"),
 ]
 
-auth.require_login()
-page = st.navigation(PAGES, position="top")
-page.run()
-# After the page, so a profile loaded by the page shows here in the same run.
-widgets.sidebar(widgets.get_neurix(quiet=True))
+
+def _real_server() -> bool:
+    """False under AppTest (a mock runtime), True in a served process."""
+    from streamlit.runtime import Runtime
+
+    return Runtime.exists() and type(Runtime.instance()) is Runtime
+
+
+def main() -> None:
+    state = auth.login_config()
+    if state.mode != "open" and _real_server() and not guard.installed():
+        auth.closed_page("login is configured but the server was started without dashboard/server.py's guard")
+    auth.require_login()
+    page = st.navigation(PAGES, position="top")
+    page.run()
+    # After the page, so a profile loaded by the page shows here in the same run.
+    widgets.sidebar(widgets.get_neurix(quiet=True))
+
+
+# The wrapper covers start-up too (model loading, navigation, sidebar): never a traceback on any path.
+widgets.run_page(main, "app")

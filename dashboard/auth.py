@@ -61,7 +61,9 @@ def login_config(secrets: Mapping | None = None, files: list[Path] | None = None
         policy = secrets.get("neurix") if "neurix" in secrets else None
     except FileNotFoundError:  # Streamlit's "not found" AND "could not parse" (a subclass)
         if files:
-            return LoginConfig("closed", f"the secrets file {files[0].name} exists but could not be read or parsed")
+            return LoginConfig(
+                "closed", f"the secrets file {files[0].name} exists but could not be read or parsed"
+            )
         has_auth, auth, policy = False, None, None
     except Exception as exc:  # noqa: BLE001 - any other failure to read secrets is a misconfiguration
         return LoginConfig("closed", f"the secrets could not be read ({type(exc).__name__})")

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -25,8 +26,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from neurix_core.admission import PARSING, parse_units
 from neurix_core.api import Neurix
-from neurix_core.errors import NeurixError
+from neurix_core.errors import LimitExceededError, NeurixError
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
 from neurix_core.predict import ModelInput
 from neurix_core.report.text import DISCLAIMER, RELIABILITY_EXPLANATION, drug_labels, reliability
@@ -44,6 +46,9 @@ DRUGS_KEY = "neurix_explain_drugs"  # (fingerprint, sample) → drugs chosen for
 TUMOUR_KEY = "neurix_tumour_type"
 UPLOADER_KEY = "neurix_upload"  # + a generation number: bumping it empties the file uploader
 MAX_RESULTS = 4
+PARSES_KEY = "neurix_parse_times"  # monotonic times of this session's recent parses (upload budget)
+MAX_PARSES_PER_WINDOW = 12  # per session: a person re-trying files is far below this; a script is not
+PARSE_WINDOW_S = 600.0
 MAX_EXPLANATIONS = 40  # drugs; one drug's all-gene explanation is ~0.5 MB
 UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz"]
 SCALE_LABELS = {
@@ -218,11 +223,35 @@ def ingest_bytes(neurix: Neurix, data: bytes, filename: str, values: str = "auto
     cached = _lru_get(RESULTS_KEY, key)
     if cached is not None:
         return cached
-    parsed = neurix.read_profile(data, filename, values=values, limits=profile_limits())
+    _spend_parse_budget()
+    queued = st.empty()
+
+    def _queued(place: int) -> None:
+        queued.info(
+            f"Queued: {place - 1} other upload(s) are being read first; yours starts automatically.",
+            icon=":material/hourglass_top:",
+        )
+
+    with PARSING.admit(parse_units(data), on_wait=_queued):
+        queued.empty()
+        parsed = neurix.read_profile(data, filename, values=values, limits=profile_limits())
     profile = profile_from_parsed(neurix, parsed)
     profile.label = filename
     _lru_put(RESULTS_KEY, key, profile, MAX_RESULTS)
     return profile
+
+
+def _spend_parse_budget() -> None:
+    """Per-session upload budget: at most MAX_PARSES_PER_WINDOW new files parsed per PARSE_WINDOW_S."""
+    now = time.monotonic()
+    recent = [t for t in st.session_state.get(PARSES_KEY, []) if now - t < PARSE_WINDOW_S]
+    if len(recent) >= MAX_PARSES_PER_WINDOW:
+        wait = int(PARSE_WINDOW_S - (now - recent[0])) + 1
+        raise LimitExceededError(
+            f"This session has read {len(recent)} files in the last {PARSE_WINDOW_S / 60:.0f} minutes, the most "
+            f"allowed: try again in {wait} s."
+        )
+    st.session_state[PARSES_KEY] = [*recent, now]
 
 
 def example_profile(neurix: Neurix) -> LoadedProfile:
@@ -347,7 +376,13 @@ def drug_picker(neurix: Neurix, profile: LoadedProfile, sample: str, label: str,
 
 def drug_names(neurix: Neurix) -> dict[str, str]:
     """drug_key → unique display label ('Afatinib · GDSC1', with the id where a screen repeats a name)."""
-    return drug_labels(neurix.bundle.drugs)
+    return _drug_names(neurix.bundle.version, id(neurix.bundle), neurix)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _drug_names(version: str, bundle_id: int, _neurix: Neurix) -> dict[str, str]:
+    """Process-wide: the labels depend on the model only (no patient data), and every page run needs them."""
+    return drug_labels(_neurix.bundle.drugs)
 
 
 def drug_options(neurix: Neurix, profile: LoadedProfile, sample: str) -> dict[str, str]:
@@ -369,6 +404,11 @@ def upload_widget(neurix: Neurix) -> None:
     Errors stay on screen while the bad file is selected, and clear the previous profile so that nobody
     mistakes old predictions for the new file's.
     """
+    from dashboard.auth import session_may_upload
+
+    if not session_may_upload():  # pages do not render then either; this keeps the widget closed regardless
+        st.warning("Sign in to upload a profile.", icon=":material/lock:")
+        return
     left, right = st.columns([3, 1])
     with right:
         scale = st.selectbox(

@@ -58,8 +58,14 @@ class Neurix:
         if isinstance(source, str | Path):
             path = Path(source)
             if not path.is_file():
-                raise ProfileError(f"file not found: {path}")
-            data, filename = path.read_bytes(), filename or path.name
+                raise ProfileError(f"file not found: {path.name}")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ProfileError(
+                    f"{path.name} cannot be read ({exc.strerror or type(exc).__name__})."
+                ) from exc
+            filename = filename or path.name
         else:
             data, filename = source, filename or "uploaded profile"
         return parse_profile(

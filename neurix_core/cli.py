@@ -1,8 +1,14 @@
-"""The ``neurix`` command: data summary, training, prediction and explanation from the shell."""
+"""The ``neurix`` command: data summary, training, prediction and explanation from the shell.
+
+Exit codes: 0 success; 2 a problem the user can fix (bad arguments, an unreadable or invalid input file, model
+bundle or output path), with a one-line message; 1 an internal error (one line naming its type; set
+``NEURIX_DEBUG=1`` for the traceback); 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -143,6 +149,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NeurixError as exc:
         print(f"neurix: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output path that cannot be written, a disk that is full, ...
+        where = f" ({Path(exc.filename).name})" if getattr(exc, "filename", None) else ""
+        print(f"neurix: error: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neurix: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("NEURIX_DEBUG"):
+            raise
+        print(
+            f"neurix: internal error ({type(exc).__name__}); rerun with NEURIX_DEBUG=1 and report the traceback",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -298,8 +298,8 @@ def test_paths_that_are_not_bundles_are_refused(kind: str, tmp_path: Path) -> No
     elif kind == "empty_directory":
         target.mkdir()
     expected = {
-        "missing_directory": r"model bundle not found: .*target",
-        "a_file": r"model bundle not found: .*target",
+        "missing_directory": r"model bundle \"target\" not found",
+        "a_file": r"model bundle \"target\" not found",
         "not_a_bundle": r"is not a Neurix model bundle \(no manifest\.json\)",
         "empty_directory": r"is not a Neurix model bundle \(no manifest\.json\)",
     }[kind]

@@ -166,18 +166,20 @@ def _json_default(value: object) -> object:
 def read_manifest(directory: Path) -> dict:
     manifest_path = directory / "manifest.json"
     if not directory.is_dir():
-        raise BundleError(f"model bundle not found: {directory}")
+        raise BundleError(f"{_name(directory)} not found")
     if not manifest_path.is_file():
-        raise BundleError(f"{directory} is not a Neurix model bundle (no manifest.json)")
+        raise BundleError(f"{_name(directory)} is not a Neurix model bundle (no manifest.json)")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{manifest_path}: the manifest is damaged ({exc})") from exc
+        raise BundleError(
+            f"{_name(directory)}: manifest.json: the manifest is damaged ({exc.__class__.__name__})"
+        ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{directory} is not a Neurix model bundle (foreign manifest)")
+        raise BundleError(f"{_name(directory)} is not a Neurix model bundle (foreign manifest)")
     if manifest.get("format_version") != BUNDLE_FORMAT_VERSION:
         raise BundleError(
-            f"{directory}: bundle format version {manifest.get('format_version')} is not supported by this "
+            f"{_name(directory)}: bundle format version {manifest.get('format_version')} is not supported by this "
             f"Neurix ({__version__}, reads version {BUNDLE_FORMAT_VERSION}); retrain or upgrade Neurix"
         )
     return manifest
@@ -187,28 +189,48 @@ def verify_files(directory: Path, manifest: dict) -> None:
     """Every file listed in the manifest exists with the recorded sha256, and the required files are listed."""
     recorded = manifest.get("files")
     if not isinstance(recorded, dict):
-        raise BundleError(f"{directory}: the manifest lists no file checksums")
+        raise BundleError(f"{_name(directory)}: the manifest lists no file checksums")
     missing_required = [name for name in REQUIRED_FILES if name not in recorded]
     if missing_required:
-        raise BundleError(f"{directory}: the manifest does not cover {missing_required}")
+        raise BundleError(f"{_name(directory)}: the manifest does not cover {missing_required}")
     for name, expected in recorded.items():
         path = directory / name
         if Path(name).name != name:
-            raise BundleError(f"{directory}: the manifest names a file outside the bundle ({name!r})")
+            raise BundleError(f"{_name(directory)}: the manifest names a file outside the bundle ({name!r})")
         if not path.is_file():
-            raise BundleError(f"{directory}: {name} is missing; the bundle is incomplete")
+            raise BundleError(f"{_name(directory)}: {name} is missing; the bundle is incomplete")
         if _sha256(path) != expected:
             raise BundleError(
-                f"{directory}: {name} does not match its recorded checksum; the bundle was modified or damaged"
+                f"{_name(directory)}: {name} does not match its recorded checksum; the bundle was modified or damaged"
             )
 
 
 def load_bundle(directory: str | Path | None = None) -> ModelBundle:
     """Load and verify a bundle (default: $NEURIX_BUNDLE, else the shipped one). Raises BundleError on anything
-    wrong."""
+    wrong, an unreadable file (permissions, I/O errors) included; messages name the bundle, not server paths."""
     if directory is None:  # the deployment's choice (NEURIX_BUNDLE), else the shipped model
         directory = os.environ.get("NEURIX_BUNDLE") or DEFAULT_BUNDLE
     directory = Path(directory)
+    try:
+        return _load_bundle(directory)
+    except OSError as exc:
+        what = Path(exc.filename).name if getattr(exc, "filename", None) else "a file"
+        reason = exc.strerror or exc.__class__.__name__
+        raise BundleError(
+            f"{_name(directory)}: {what} cannot be read ({reason}); check the bundle's files and permissions"
+        ) from exc
+
+
+def _name(directory: Path) -> str:
+    """How messages name a bundle: 'model bundle "default"', never the server's absolute path."""
+    return f'model bundle "{directory.name or directory}"'
+
+
+def _without_paths(text: str, directory: Path) -> str:
+    return text.replace(str(directory.resolve()), directory.name).replace(str(directory), directory.name)
+
+
+def _load_bundle(directory: Path) -> ModelBundle:
     manifest = read_manifest(directory)
     verify_files(directory, manifest)
     try:
@@ -245,7 +267,8 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
         raise
     except Exception as exc:  # any inconsistency inside verified files means an incompatible bundle
         raise BundleError(
-            f"{directory}: the bundle could not be loaded ({exc.__class__.__name__}: {exc})"
+            f"{_name(directory)}: the bundle could not be loaded "
+            f"({exc.__class__.__name__}: {_without_paths(str(exc), directory)})"
         ) from exc
     if (
         len(genes) != config.n_genes
@@ -253,7 +276,7 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
         or arrays["scaler_mean"].shape[0] != len(genes)
     ):
         raise BundleError(
-            f"{directory}: genes/drugs do not match the network's shape; the bundle is inconsistent"
+            f"{_name(directory)}: genes/drugs do not match the network's shape; the bundle is inconsistent"
         )
     return ModelBundle(
         fitted, genes, drugs, manifest, validation, examples, example_responses, drug_map, directory

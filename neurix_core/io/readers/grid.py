@@ -131,9 +131,7 @@ def _read_text(
     return _read_text_as(open_binary, "latin-1", head, limits)
 
 
-def _read_text_as(
-    open_binary, encoding: str, head: bytes, limits: ProfileLimits
-) -> tuple[np.ndarray, bool]:
+def _read_text_as(open_binary, encoding: str, head: bytes, limits: ProfileLimits) -> tuple[np.ndarray, bool]:
     sample = codecs.decode(head, encoding, errors="ignore" if encoding != "latin-1" else "strict")
     control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
     if "\x00" in sample or control > 0.01 * max(len(sample), 1):

@@ -1,0 +1,93 @@
+"""Process-wide admission queue for heavy work (parsing uploads), so concurrent users cannot exhaust memory.
+
+Why: one server process serves a whole lab. Each parse briefly needs memory proportional to its table (bounded
+per file by ``ProfileLimits``); admitting at most ``capacity`` units of parsing at once bounds the sum. Large
+files take every unit (one at a time), small ones one unit each. Waiters are served first come, first served,
+and can show their place in the queue; a wait longer than ``timeout_s`` ends in a clear ``ServerBusyError``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from neurix_core.errors import NeurixError
+
+PARSE_CAPACITY = 2  # units: two small parses, or one large one
+LARGE_INPUT_BYTES = 4 * 2**20  # uploads above this take every unit
+DEFAULT_TIMEOUT_S = 120.0
+
+
+class ServerBusyError(NeurixError):
+    """Heavy work could not be admitted in time: the server is busy with other users' uploads."""
+
+
+class Admission:
+    """A fair (FIFO) counting gate with weights: ``with gate.admit(units, on_wait): ...``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._free = capacity
+        self._queue: deque[object] = deque()
+        self._cond = threading.Condition()
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    @property
+    def busy(self) -> int:
+        with self._cond:
+            return self.capacity - self._free
+
+    @contextmanager
+    def admit(
+        self,
+        units: int = 1,
+        on_wait: Callable[[int], None] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> Iterator[None]:
+        """Hold ``units`` (capped at capacity) for the block; ``on_wait(place)`` is called once if it must wait."""
+        units = max(1, min(units, self.capacity))
+        ticket = object()
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            self._queue.append(ticket)
+            if not (self._queue[0] is ticket and self._free >= units) and on_wait is not None:
+                place = len(self._queue)
+                self._cond.release()
+                try:
+                    on_wait(place)
+                finally:
+                    self._cond.acquire()
+            while not (self._queue[0] is ticket and self._free >= units):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._queue.remove(ticket)
+                    self._cond.notify_all()
+                    raise ServerBusyError(
+                        "The server is busy reading other users' files: try again in a minute."
+                    )
+                self._cond.wait(left)
+            self._queue.popleft()
+            self._free -= units
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += units
+                self._cond.notify_all()
+
+
+PARSING = Admission(PARSE_CAPACITY)
+
+
+def parse_units(data: bytes) -> int:
+    """Units a parse of ``data`` takes: compressed inputs count at a typical unpacked size (gzip 8×, xlsx 10×)."""
+    factor = 8 if data[:2] == b"\x1f\x8b" else 10 if data[:4] == b"PK\x03\x04" else 1
+    return PARSE_CAPACITY if len(data) * factor > LARGE_INPUT_BYTES else 1
