@@ -198,7 +198,8 @@ def test_damaged_bundle_is_refused_with_a_clear_message(case: str, bundle: Path)
     damage(bundle)
     with pytest.raises(BundleError, match=message) as error:
         Neurix.load(bundle)
-    assert str(bundle) in str(error.value), "the message names the bundle directory"
+    assert f'model bundle "{bundle.name}"' in str(error.value), "the message names the bundle"
+    assert str(bundle.parent) not in str(error.value), "but never the server's absolute path"
     assert "Traceback" not in str(error.value)
 
 

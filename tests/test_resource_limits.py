@@ -13,9 +13,12 @@ upload size                    50 MiB              ``.streamlit/config.toml`` ``
                                                    reads the config value, so they cannot drift apart)
 samples per upload             200                 ``ProfileLimits.max_samples`` (either orientation)
 gene rows/columns per upload   100,000             ``ProfileLimits.max_genes``
-gzip decompressed size         4 × upload (200 MiB) ``profile._decompress`` (decompression bombs); gzip is
-                                                   unpacked once, never recursively
-xlsx unpacked size             5 × upload (250 MiB) ``profile._read_xlsx`` (zip bombs, declared sizes)
+gzip decompressed size         4 × upload (200 MiB) ``readers.grid._check_gzip``, measured before parsing
+                               and 20 × compressed (every gzip member; a gzip inside is never unpacked)
+xlsx unpacked size             5 × upload (250 MiB) ``readers.grid._read_xlsx`` (zip bombs, declared sizes)
+                               and 100 × compressed
+rows / fields / cells          100,064 / 100,064   ``readers.bounds.RowBounds``: checked row by row while
+                               / 5,000,000         reading, so junk is refused at the first row too many
 one csv field                  128 kB              Python's ``csv`` field limit → ProfileError
 drugs explained per request    12                  Explain and Report pages (``max_selections``)
 cached results per session     4 profiles, 40      ``widgets.MAX_RESULTS`` / ``widgets.MAX_EXPLANATIONS``
@@ -27,9 +30,9 @@ compute time per request       none                no timeout exists in Streamli
                                                    in a few seconds on 2 cores)
 =============================  ==================  =========================================================
 
-Not limited today (reported to the lead): the number of concurrent uploads being parsed (a 50 MiB upload of
-200 samples × 30k genes takes ~10 s and ~0.7 GB peak while parsing), and the API/CLI ``explain`` work
-(samples × drugs × genes; the dashboard caps it at 1 sample × 12 drugs).
+Concurrent parses are admitted by ``neurix_core.admission.PARSING`` (two small or one large at a time) and
+uploads held in memory are budgeted per session and per process by ``dashboard/guard.py``
+(``tests/test_server_guard.py``). The API/CLI ``explain`` work is capped at 2,000 (sample, drug) pairs.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import io
 import sys
 import time
 import tomllib
+import tracemalloc
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -289,8 +293,64 @@ def _gzip_of_zeros(size: int) -> bytes:
 def test_a_gzip_bomb_is_refused_at_the_default_limit() -> None:
     bomb = _gzip_of_zeros(4 * DEFAULT.max_bytes + MIB)
     assert len(bomb) < DEFAULT.max_bytes // 100, "the bomb itself is small: the upload cap cannot catch it"
-    with pytest.raises(LimitExceededError, match=r"The decompressed file is larger than 200\.0 MiB"):
+    with pytest.raises(LimitExceededError, match=r"unpacks to more than 20 times its compressed size"):
         parse_profile(bomb, "tumour.csv.gz")
+
+
+def test_a_gzip_bomb_is_measured_without_keeping_its_output() -> None:
+    """The ratio/size check inflates in 1 MiB pieces and keeps nothing: memory stays flat whatever the bomb."""
+    bomb = _gzip_of_zeros(4 * DEFAULT.max_bytes + MIB)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitExceededError):
+            parse_profile(bomb, "tumour.csv.gz")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * MIB
+
+
+def test_a_bomb_in_a_later_gzip_member_is_refused() -> None:
+    """gzip reads concatenated members as one file, so every member counts towards the limits."""
+    small = gzip.compress(b"gene,S1\nTP53,1.5\n")
+    with pytest.raises(LimitExceededError):
+        parse_profile(small + _gzip_of_zeros(100 * MIB), "tumour.csv.gz")
+
+
+def test_a_well_compressed_real_table_is_within_the_ratio(genes: list[str]) -> None:
+    counts = "\n".join(f"{g},{i % 5 // 4},{i % 3 // 2},1" for i, g in enumerate(genes))  # mostly zeros
+    data = gzip.compress(f"gene,S1,S3,S4\n{counts}\n".encode())
+    assert len(gzip.decompress(data)) > 4 * len(data)  # compresses better than most tables
+    assert parse_profile(data, "p.csv.gz", values="counts").n_input_genes == len(genes)
+
+
+def test_reading_stops_at_the_first_row_beyond_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """46 MiB of text junk is refused after the first row too many, not after building the whole table."""
+    from neurix_core.io.readers import bounds
+
+    seen: list[int] = []
+    original = bounds.RowBounds.add
+
+    def counting(self: bounds.RowBounds, n_fields: int, line: int) -> None:
+        seen.append(line)
+        original(self, n_fields, line)
+
+    monkeypatch.setattr(bounds.RowBounds, "add", counting)
+    limits = ProfileLimits(max_genes=1_000, max_samples=20)
+    junk = b"lorem ipsum dolor sit amet consectetur\n" * 200_000
+    with pytest.raises(LimitExceededError, match="rows"):
+        parse_profile(junk, "junk.txt", limits=limits)
+    assert len(seen) == 1_000 + bounds.SLACK + 1
+    wide = b",".join([b"x"] * 5_000) + b"\n" + b"1,2\n" * 10
+    with pytest.raises(LimitExceededError, match="Line 1 has more than"):
+        parse_profile(wide, "wide.csv", limits=limits)
+
+
+def test_the_cell_limit_bounds_any_shape(genes: list[str]) -> None:
+    limits = ProfileLimits(max_cells=10_000)
+    with pytest.raises(LimitExceededError, match="more than 10,000 values"):
+        parse_profile(_table(genes[:3000], 4), "p.csv", limits=limits)
+    assert parse_profile(_table(genes[:1000], 4), "p.csv", limits=limits).n_input_genes == 1000
 
 
 def test_the_gzip_limit_boundary(genes: list[str]) -> None:
