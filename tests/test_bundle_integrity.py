@@ -346,3 +346,85 @@ def test_required_files_are_all_checked(snapshot: Path) -> None:
     assert set(REQUIRED_FILES) <= listed
     on_disk = {p.name for p in snapshot.iterdir() if p.is_file() and p.name != "manifest.json"}
     assert on_disk <= listed, f"files shipped without a checksum: {sorted(on_disk - listed)}"
+
+
+# --- I/O failures: the project's own error, no server paths, the documented exit codes ---------------------------
+
+
+def _unreadable(bundle: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make one bundle file raise PermissionError on every read (tests run as root, so chmod cannot)."""
+    target = bundle / name
+    real_open = open
+    real_read_bytes, real_read_text = Path.read_bytes, Path.read_text
+
+    def denied(path: object) -> bool:
+        return Path(str(path)).resolve() == target.resolve()
+
+    def guarded_open(file, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - mirrors open()
+        if denied(file):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    def read_bytes(self: Path) -> bytes:
+        if denied(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    def read_text(self: Path, *args, **kwargs) -> str:  # noqa: ANN002, ANN003
+        if denied(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "read_text", read_text)
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "weights.pt", "genes.txt"])
+def test_an_unreadable_bundle_file_is_a_bundle_error_without_paths(
+    name: str, bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _unreadable(bundle, name, monkeypatch)
+    with pytest.raises(BundleError, match=rf"{name} cannot be read \(Permission denied\)") as error:
+        Neurix.load(bundle)
+    assert str(bundle.parent) not in str(error.value)
+
+
+def test_cli_exit_codes(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2 for what the user can fix (unreadable bundle or input, unwritable output); 1 for internal errors."""
+    profile = tmp_path / "p.csv"
+    profile.write_text("gene,S1\nTP53,1.0\n", encoding="utf-8")
+    args = ["predict", "--bundle", str(bundle), "--input", str(profile)]
+    code = cli.main([*args, "--out", str(tmp_path / "missing_dir" / "o.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.startswith("neurix: error:")
+    monkeypatch.setattr(cli, "_load", lambda a: (_ for _ in ()).throw(TypeError("bug")))
+    code = cli.main([*args, "--out", str(tmp_path / "o.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error (TypeError)" in err and "Traceback" not in err
+    monkeypatch.undo()
+    _unreadable(bundle, "weights.pt", monkeypatch)
+    code = cli.main([*args, "--out", str(tmp_path / "o.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "weights.pt cannot be read" in err and str(bundle.parent) not in err
+
+
+def test_dashboard_shows_an_unreadable_bundle_as_a_message(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start-up runs inside the page wrapper: the reason, not 'Something went wrong', and no traceback."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import widgets
+
+    widgets._load_neurix.clear()
+    _unreadable(bundle, "weights.pt", monkeypatch)
+    monkeypatch.setenv("NEURIX_BUNDLE", str(bundle))
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("could not be loaded" in e and "weights.pt cannot be read" in e for e in errors), errors
+    assert all(widgets.GENERIC_ERROR not in e and str(bundle.parent) not in e for e in errors)

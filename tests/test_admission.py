@@ -1,0 +1,81 @@
+"""The process-wide parse admission queue: bounded concurrency, FIFO order, visible queueing, clear timeout."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from neurix_core.admission import PARSE_CAPACITY, Admission, ServerBusyError, parse_units
+
+
+def test_at_most_capacity_units_run_at_once_and_waiters_see_their_place() -> None:
+    gate = Admission(2)
+    running, peak, places = [0], [0], []
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def work(units: int) -> None:
+        with gate.admit(units, on_wait=places.append):
+            with lock:
+                running[0] += units
+                peak[0] = max(peak[0], running[0])
+            release.wait(5)
+            with lock:
+                running[0] -= units
+
+    threads = [threading.Thread(target=work, args=(1,)) for _ in range(5)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while gate.waiting < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gate.busy == 2 and gate.waiting == 3
+    assert sorted(places) == [1, 2, 3]  # each waiter was told its place once
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert peak[0] == 2 and gate.busy == 0 and gate.waiting == 0
+
+
+def test_a_large_parse_takes_every_unit_and_order_is_first_come_first_served() -> None:
+    gate = Admission(2)
+    order: list[str] = []
+    hold = threading.Event()
+
+    def small_holder() -> None:
+        with gate.admit(1):
+            hold.wait(5)
+
+    def job(name: str, units: int) -> None:
+        with gate.admit(units):
+            order.append(name)
+
+    holder = threading.Thread(target=small_holder)
+    holder.start()
+    time.sleep(0.05)
+    large = threading.Thread(target=job, args=("large", 5))  # capped at capacity: waits for the holder
+    large.start()
+    time.sleep(0.05)
+    small = threading.Thread(target=job, args=("small", 1))  # one unit is free, but it queues behind
+    small.start()
+    time.sleep(0.05)
+    assert order == []
+    hold.set()
+    for t in (holder, large, small):
+        t.join(5)
+    assert order == ["large", "small"]
+
+
+def test_a_wait_longer_than_the_timeout_is_a_clear_error() -> None:
+    gate = Admission(1)
+    with gate.admit(1), pytest.raises(ServerBusyError, match="busy"), gate.admit(1, timeout_s=0.05):
+        pass
+    assert gate.waiting == 0 and gate.busy == 0
+
+
+def test_compressed_uploads_count_at_their_unpacked_size() -> None:
+    assert parse_units(b"gene,S1\n" * 10) == 1
+    assert parse_units(b"x" * (5 * 2**20)) == PARSE_CAPACITY
+    assert parse_units(b"\x1f\x8b" + b"x" * 2**20) == PARSE_CAPACITY  # 1 MiB of gzip may be 8 MiB of text
