@@ -41,6 +41,7 @@ import io
 import json
 import os
 import platform
+import secrets
 import socket
 import subprocess
 import sys
@@ -68,7 +69,7 @@ from streamlit.proto.Common_pb2 import FileURLs  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "dashboard" / "server.py"  # the deployment entry point: app.py behind dashboard/guard.py
 RESULTS = ROOT / "benchmarks" / "results" / "load_test.json"
 XSRF_COOKIE = "_streamlit_xsrf"
 HTTP_PATHS = ("/_stcore/health", "/_stcore/host-config", "/")
@@ -97,22 +98,30 @@ def proc_status_mib(pid: int, field_name: str = "VmRSS") -> float:
 
 
 class StreamlitServer:
-    """``streamlit run dashboard/app.py`` as a subprocess on 127.0.0.1, run from the repository root so the
-    shipped ``.streamlit/config.toml`` applies. Output goes to ``log_path`` (scanned for leaks by the tests)."""
+    """``streamlit run dashboard/server.py`` as a subprocess on 127.0.0.1, run from the repository root so the
+    shipped ``.streamlit/config.toml`` applies. Output goes to ``log_path`` (scanned for leaks by the tests).
+    ``/_stcore/metrics`` is closed to visitors; this harness reads it with a random monitoring token."""
 
     def __init__(
-        self, log_path: Path, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
+        self,
+        log_path: Path,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        script: Path = APP,
     ) -> None:
+        self.script = script
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.extra_args = list(extra_args)
         self.env = dict(os.environ if env is None else env)
+        self.metrics_token = secrets.token_urlsafe(32)
+        self.env["NEURIX_METRICS_TOKEN"] = self.metrics_token
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> StreamlitServer:
         command = [
-            sys.executable, "-m", "streamlit", "run", str(APP),
+            sys.executable, "-m", "streamlit", "run", str(self.script),
             "--server.headless", "true",
             "--server.address", "127.0.0.1",
             "--server.port", str(self.port),
@@ -162,7 +171,8 @@ class StreamlitServer:
 
     def metrics(self) -> dict[str, float]:
         """``/_stcore/metrics`` (OpenMetrics text) as {sample name with labels: value}."""
-        text = requests.get(self.base_url + "/_stcore/metrics", timeout=10).text
+        headers = {"Authorization": f"Bearer {self.metrics_token}"}
+        text = requests.get(self.base_url + "/_stcore/metrics", headers=headers, timeout=10).text
         values: dict[str, float] = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):
