@@ -342,10 +342,15 @@ def test_reading_stops_at_the_first_row_beyond_the_limits(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(bounds.RowBounds, "add", counting)
     limits = ProfileLimits(max_genes=1_000, max_samples=20)
-    junk = b"lorem ipsum dolor sit amet consectetur\n" * 200_000
+    junk = b"lorem ipsum dolor sit amet consectetur\n" * 1_300  # near the limit: the exact check decides
     with pytest.raises(LimitExceededError, match="rows"):
         parse_profile(junk, "junk.txt", limits=limits)
     assert len(seen) == 1_000 + bounds.SLACK + 1
+    seen.clear()
+    far = b"lorem ipsum dolor sit amet consectetur\n" * 200_000  # far beyond: refused before reading a row
+    with pytest.raises(LimitExceededError, match="about 200,000 lines"):
+        parse_profile(far, "junk.txt", limits=limits)
+    assert seen == []
     wide = b",".join([b"x"] * 5_000) + b"\n" + b"1,2\n" * 10
     with pytest.raises(LimitExceededError, match="Line 1 has more than"):
         parse_profile(wide, "wide.csv", limits=limits)
@@ -353,8 +358,12 @@ def test_reading_stops_at_the_first_row_beyond_the_limits(monkeypatch: pytest.Mo
 
 def test_the_cell_limit_bounds_any_shape(genes: list[str]) -> None:
     limits = ProfileLimits(max_cells=10_000)
-    with pytest.raises(LimitExceededError, match="more than 10,000 values"):
-        parse_profile(_table(genes[:3000], 4), "p.csv", limits=limits)
+    with pytest.raises(LimitExceededError, match="more than 10,000 values"):  # exact, while reading
+        parse_profile(_table(genes[:2000], 4), "p.csv", limits=limits)
+    with pytest.raises(LimitExceededError, match="about 4,001 lines of 5 field"):  # estimated, before reading
+        parse_profile(_table(genes[:4000], 4), "p.csv", limits=limits)
+    with pytest.raises(LimitExceededError, match="about 4,001 lines of 5 field"):  # the same inside gzip
+        parse_profile(gzip.compress(_table(genes[:4000], 4)), "p.csv.gz", limits=limits)
     assert parse_profile(_table(genes[:1000], 4), "p.csv", limits=limits).n_input_genes == 1000
 
 

@@ -22,7 +22,7 @@ from typing import IO
 import numpy as np
 
 from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
-from neurix_core.io.readers.bounds import ProfileLimits, RowBounds, mib
+from neurix_core.io.readers.bounds import SLACK, ProfileLimits, RowBounds, mib
 from neurix_core.io.tables import sniff_delimiter
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -37,26 +37,48 @@ EMPTY = "The file is empty: upload a table with gene names and expression values
 def read_grid(data: bytes, limits: ProfileLimits, warnings: list[str]) -> tuple[np.ndarray, bool]:
     """The first sheet / the table as an object array of strings, plus whether numbers use decimal commas."""
     if data[:2] == GZIP_MAGIC:
-        _check_gzip(data, limits)
+        lines = _check_gzip(data, limits)
         head = _gunzip_head(data)
         if head[:4] == ZIP_MAGIC or head[:8] == OLE_MAGIC:
             raise ProfileError("A gzipped workbook cannot be read: upload the .xlsx file itself, or a CSV.")
+        _check_estimate(lines, head, limits)
         return _read_text(lambda: gzip.GzipFile(fileobj=io.BytesIO(data)), head, limits, warnings)
     if data[:4] == ZIP_MAGIC:
         return _read_xlsx(data, limits, warnings), False
     if data[:8] == OLE_MAGIC:
         raise ProfileError("Old Excel .xls files are not supported: save the sheet as .xlsx or CSV.")
+    _check_estimate(data.count(b"\n"), data[:SNIFF_CHARS], limits)
     return _read_text(lambda: io.BytesIO(data), data[:SNIFF_CHARS], limits, warnings)
+
+
+def _check_estimate(n_lines: int, head: bytes, limits: ProfileLimits) -> None:
+    """Refuse in milliseconds what is far beyond the limits (line count × typical width of the first lines),
+    before any string is built; borderline files get the exact row-by-row check while reading."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return  # UTF-16: byte counts do not apply; the exact check still runs
+    sample = [line for line in head.split(b"\n")[1:-1] if line.strip()][:50]
+    if not sample:
+        return
+    widths = sorted(1 + max(line.count(d) for d in (b",", b"\t", b";")) for line in sample)
+    width = widths[len(widths) // 2]
+    if n_lines > 1.5 * (limits.max_genes + SLACK) or n_lines * width > 1.5 * limits.max_cells:
+        raise LimitExceededError(
+            f"The file has about {n_lines:,} lines of {width:,} field(s), far more than an upload may hold (at "
+            f"most {limits.max_genes:,} genes, {limits.max_samples:,} samples and {limits.max_cells:,} values): "
+            "split it into smaller files."
+        )
 
 
 # --- gzip ----------------------------------------------------------------------------------------------------
 
 
-def _check_gzip(data: bytes, limits: ProfileLimits) -> None:
+def _check_gzip(data: bytes, limits: ProfileLimits) -> int:
     """Inflate once without keeping the output: refuse a bomb by size or ratio before any parsing.
 
     Every gzip member counts (``gzip`` reads concatenated members as one file); a gzip inside stays packed.
+    Returns the number of line breaks, for the size estimate.
     """
+    lines = 0
     ceiling = limits.max_unpacked_bytes
     ratio_cap = max(RATIO_FLOOR, int(limits.max_ratio * len(data)))
     total = 0
@@ -67,6 +89,7 @@ def _check_gzip(data: bytes, limits: ProfileLimits) -> None:
             chunk = inflater.decompress(pending, CHUNK)
             while True:
                 total += len(chunk)
+                lines += chunk.count(b"\n")
                 _check_unpacked(total, ceiling, ratio_cap, limits)
                 if not inflater.unconsumed_tail:
                     break
@@ -80,6 +103,7 @@ def _check_gzip(data: bytes, limits: ProfileLimits) -> None:
         raise _damaged_gzip() from exc
     if total == 0:
         raise ProfileError(EMPTY)
+    return lines
 
 
 def _check_unpacked(total: int, ceiling: int, ratio_cap: int, limits: ProfileLimits) -> None:
