@@ -48,6 +48,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -588,6 +589,14 @@ def http_load(
     }
 
 
+def _loadavg() -> str:
+    """The machine's load average (``/proc/loadavg``): latency figures mean little without it."""
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
 def _latency_summary(values: Sequence[float], unit: str = "s", scale: float = 1.0) -> dict[str, float]:
     if not values:
         return {}
@@ -596,6 +605,111 @@ def _latency_summary(values: Sequence[float], unit: str = "s", scale: float = 1.
         f"p50_{unit}": round(float(np.percentile(array, 50)), 3),
         f"p95_{unit}": round(float(np.percentile(array, 95)), 3),
         f"max_{unit}": round(float(array.max()), 3),
+    }
+
+
+# --- adversarial uploads ------------------------------------------------------------------------------------
+
+ADVERSARIAL_KINDS = ("gzip_bomb", "text_junk", "too_many_values")
+FLOOD_FILES = 8  # one session tries to park this many near-limit uploads in server memory
+FLOOD_BYTES = 45 * 2**20
+
+
+def adversarial_files(genes: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    """The review's attack files, each within the 50 MiB upload cap (name → (file name, bytes)).
+
+    * ``gzip_bomb``: ~2 MiB of gzip that unpacks to ~199 MiB of CSV (a gene table repeated);
+    * ``text_junk``: ~46.7 MiB of words with no table in them;
+    * ``too_many_values``: a ~45 MiB CSV of 200 samples × ~33k rows: each axis within its limit, the cell count
+      not.
+    """
+    rng = np.random.default_rng(7)
+    header = "gene," + ",".join(f"S{i}" for i in range(200)) + "\n"
+    row_values = ",".join(f"{v:.3f}" for v in rng.uniform(0, 12, 200))
+    rows = "".join(f"{g},{row_values}\n" for g in genes[:2000]).encode()
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts, size = [packer.compress(header.encode())], len(header)
+    while size < 199 * 2**20:
+        parts.append(packer.compress(rows))
+        size += len(rows)
+    parts.append(packer.flush())
+    words = np.array(["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit"])
+    line = " ".join(rng.choice(words, 12)) + "\n"
+    junk = (line * (int(46.7 * 2**20) // len(line) + 1)).encode()[: int(46.7 * 2**20)]
+    wide_rows = [f"G{i},{row_values}\n" for i in range(int(45 * 2**20) // (len(row_values) + 8))]
+    return {
+        "gzip_bomb": ("bomb.csv.gz", b"".join(parts)),
+        "text_junk": ("junk.txt", junk),
+        "too_many_values": ("wide.csv", (header + "".join(wide_rows)).encode()),
+    }
+
+
+@dataclass
+class Attack:
+    """One adversarial upload's outcome as its uploader saw it."""
+
+    kind: str
+    size_mib: float
+    status: int = 0  # HTTP status of the upload PUT
+    refused_s: float | None = None  # PUT start → the page showing the refusal (or the parsed result)
+    message: str = ""
+    error: str = ""
+
+
+def attack(base_url: str, kind: str, name: str, data: bytes, timeout: float = 120.0) -> Attack:
+    """Upload an attack file through the Predict page like a browser; time until the page answers."""
+    result = Attack(kind, round(len(data) / 2**20, 1))
+    tab = BrowserSession(base_url, timeout)
+    try:
+        tab.connect()
+        first = tab.run(page="predict")
+        uploader = first.elements("file_uploader")[0]
+        start = time.perf_counter()
+        urls = tab.request_upload_url(name)
+        response = tab.put(urls.upload_url, name, data)
+        result.status = response.status_code
+        if response.status_code == 204:
+            state = WidgetState(id=uploader.id)
+            info = state.file_uploader_state_value.uploaded_file_info.add()
+            info.name, info.size, info.file_id = name, len(data), urls.file_id
+            info.file_urls.CopyFrom(urls)
+            answered = tab.run(widgets=[state])
+            errors = answered.errors()
+            result.message = errors[0] if errors else "accepted"
+        else:
+            result.message = f"HTTP {response.status_code}: {response.text[:80]}"
+        result.refused_s = round(time.perf_counter() - start, 2)
+    except Exception as exc:  # noqa: BLE001 - reported with the figures
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        tab.close()
+    return result
+
+
+def flood(base_url: str, timeout: float = 120.0) -> dict[str, Any]:
+    """One session PUTs FLOOD_FILES near-limit uploads without ever submitting them: how many are held?"""
+    tab = BrowserSession(base_url, timeout)
+    statuses: list[int] = []
+    start = time.perf_counter()
+    try:
+        tab.connect()
+        tab.open_session("predict")
+        payload = b"0" * FLOOD_BYTES
+        for i in range(FLOOD_FILES):
+            urls = tab.request_upload_url(f"flood{i}.csv")
+            try:
+                statuses.append(tab.put(urls.upload_url, f"flood{i}.csv", payload).status_code)
+            except requests.ConnectionError:
+                statuses.append(-1)  # the server answered and closed before the body was sent: refused
+    except Exception as exc:  # noqa: BLE001 - reported with the figures
+        statuses.append(-1)
+        return {"statuses": statuses, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        tab.close()
+    return {
+        "statuses": statuses,
+        "accepted": statuses.count(204),
+        "seconds": round(time.perf_counter() - start, 2),
     }
 
 
@@ -610,6 +724,7 @@ def run_scenario(
     http_per_thread: int = 30,
     log_dir: Path | None = None,
     neurix: Any = None,
+    adversarial: bool = True,
 ) -> tuple[dict[str, Any], list[Visit], Path]:
     """Start one server; ``warmup`` sessions, then ``sessions`` simultaneous ones (all stay connected) while
     ``http_threads`` clients hit the HTTP endpoints; check every session against the API.
@@ -622,10 +737,12 @@ def run_scenario(
     run_id = uuid.uuid4().hex[:10]
     profiles = make_profiles(neurix.example_profiles(), warmup + sessions, run_id)
     markers = [p.sample for p in profiles]
+    attacks_in = adversarial_files(list(neurix.bundle.genes)) if adversarial else {}
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
     log_path = log_dir / f"neurix_load_test_server_{run_id}.log"
     visits: list[Visit] = []
     figures: dict[str, Any] = {}
+    load_before = _loadavg()
     started = time.perf_counter()
     with StreamlitServer(log_path) as server:
         memory = {"server_started": server.rss_mib()}
@@ -641,17 +758,30 @@ def run_scenario(
         http_thread = threading.Thread(
             target=lambda: http_result.update(http_load(server.base_url, http_threads, http_per_thread))
         )
-        barrier = threading.Barrier(sessions)
+        n_adversarial = len(attacks_in) + (1 if adversarial else 0)
+        barrier = threading.Barrier(sessions + n_adversarial)
 
         def simultaneous(profile: Profile) -> Visit:
             barrier.wait()  # every session starts at the same moment
             return visit(server.base_url, profile, explain)
 
+        def hostile(kind: str) -> Attack:
+            barrier.wait()  # the attacks start with the normal sessions
+            return attack(server.base_url, kind, *attacks_in[kind])
+
+        def flooding() -> dict[str, Any]:
+            barrier.wait()
+            return flood(server.base_url)
+
         start = time.perf_counter()
-        with ThreadPoolExecutor(sessions) as pool:
+        with ThreadPoolExecutor(sessions + n_adversarial) as pool:
             futures = [pool.submit(simultaneous, p) for p in profiles[warmup:]]
+            attack_futures = [pool.submit(hostile, kind) for kind in attacks_in]
+            flood_future = pool.submit(flooding) if adversarial else None
             http_thread.start()
             wave = [f.result() for f in futures]
+            attacks = [f.result() for f in attack_futures]
+            flooded = flood_future.result() if flood_future is not None else {}
         figures["wave_s"] = round(time.perf_counter() - start, 2)
         http_thread.join()
         visits += wave
@@ -710,6 +840,13 @@ def run_scenario(
                 "per_session": round(growth / max(1, sessions), 2),
             },
             "server_log_leaks": leaks,
+            "adversarial": {
+                "uploads": [a.__dict__ for a in attacks],
+                "flood": flooded,
+                "max_refusal_s": max((a.refused_s or 0.0 for a in attacks), default=0.0),
+            },
+            "load_before": load_before,
+            "load_after": _loadavg(),
         }
     )
     figures["requests_total"] = (
@@ -750,6 +887,19 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
     lines.append(
         f"wave wall time: {figures['wave_s']:.1f} s; first session (model load): {figures['first_session_s']:.1f} s"
     )
+    adv = figures.get("adversarial", {})
+    for a in adv.get("uploads", []):
+        lines.append(
+            f"adversarial {a['kind']} ({a['size_mib']} MiB): HTTP {a['status']}, answered in {a['refused_s']} s: "
+            f"{(a['message'] or a['error'])[:110]}"
+        )
+    if adv.get("flood"):
+        lines.append(
+            f"upload flood ({FLOOD_FILES} × {FLOOD_BYTES // 2**20} MiB, one session): {adv['flood']}"
+        )
+    lines.append(
+        f"machine load (1/5/15 min) before: {figures.get('load_before')}; after: {figures.get('load_after')}"
+    )
     return lines
 
 
@@ -765,6 +915,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-explain", action="store_true", help="skip the Explain page (predictions only)")
     parser.add_argument("--http-threads", type=int, default=20)
     parser.add_argument("--http-requests", type=int, default=30, help="requests per HTTP thread")
+    parser.add_argument("--no-adversarial", action="store_true", help="skip the attack uploads")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     figures, _, log_path = run_scenario(
@@ -773,6 +924,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         explain=not args.no_explain,
         http_threads=args.http_threads,
         http_per_thread=args.http_requests,
+        adversarial=not args.no_adversarial,
     )
     print("\n".join(summary_lines(figures)))
     if figures["sessions"]["problems"]:
