@@ -28,7 +28,7 @@ from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.io.expression import detect_orientation
 from neurix_core.io.gene_ids import GENE_TABLE_PIN, gene_table, map_genes, recognised_fraction
 from neurix_core.io.tables import sniff_delimiter
-from neurix_core.io.units import VALUE_SCALES, _detect_scale, _to_log2tpm
+from neurix_core.io.units import VALUE_SCALES, ScaleDetection, _to_log2tpm, detect_scale
 
 MIN_BARE_ID_ROWS = 10  # a headerless all-number table is read as Entrez ids + values only when this long
 NA_TOKENS = frozenset({"", "na", "nan", "n/a", "#n/a", "null", "none", "."})
@@ -136,6 +136,8 @@ class ParsedProfile:
     n_duplicate_genes: int
     warnings: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    scale_detection: ScaleDetection | None = None  # what the values looked like and why the scale was chosen
+    unrecognised_labels: list[str] = field(default_factory=list)  # gene labels not recognised (ignored)
 
 
 def parse_profile(
@@ -543,8 +545,10 @@ def _build_profile(
         )
     matrix = np.where(np.isinf(matrix), np.nan, matrix)  # unrecognised columns are ignored, not judged
 
-    if values == "auto":
-        values = _detect_scale(matrix[:, mapped])
+    detection = detect_scale(matrix[:, mapped], values)
+    values = detection.scale
+    if detection.warning:
+        warnings.append(detection.warning)
     converted = _to_log2tpm(matrix, mapped, values, samples, warnings)
 
     expression = pd.DataFrame(converted, index=pd.Index(samples, name="sample"))
@@ -567,6 +571,8 @@ def _build_profile(
         n_mapped_genes=n_mapped,
         n_duplicate_genes=n_duplicates,
         warnings=warnings,
+        scale_detection=detection,
+        unrecognised_labels=[g for g, s in zip(genes, mapping.symbols, strict=True) if s is None],
     )
 
 
