@@ -75,13 +75,14 @@ def prepare_input(
         raise ProfileError("the profile has no samples")
     aligned = align_to_genes(expression, bundle.genes)
     coverage = np.isfinite(aligned).mean(axis=1)
-    too_low = coverage < min_coverage
-    if too_low.any():
-        worst = int(np.argmin(coverage))
+    too_low = np.flatnonzero(coverage < min_coverage)
+    if too_low.size:  # every low sample is named (the data-quality rules in neurix_core/quality.py)
+        names = ", ".join(f"{expression.index[i]!s} ({coverage[i]:.0%})" for i in too_low[:20])
+        more = f" and {too_low.size - 20} more" if too_low.size > 20 else ""
         raise ProfileError(
-            f"sample {expression.index[worst]!s} measures {np.isfinite(aligned[worst]).sum()} of the model's "
-            f"{len(bundle.genes)} genes ({coverage[worst]:.0%}); at least {min_coverage:.0%} are needed for a "
-            "prediction. Check the gene identifiers or upload a whole-transcriptome profile."
+            f"{too_low.size} sample(s) measure fewer than {min_coverage:.0%} of the model's {len(bundle.genes)} "
+            f"genes: {names}{more}; at least {min_coverage:.0%} are needed for a prediction. Check the gene "
+            "identifiers, remove these samples or upload whole-transcriptome profiles."
         )
     zscored = within_sample_zscore(aligned)
     return ModelInput(
