@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.io.profile import ParsedProfile
-from neurix_core.predict import MIN_GENE_COVERAGE, align_to_genes
+from neurix_core.predict import MIN_GENE_COVERAGE, align_to_genes, coverage_refusal
 
 IMPUTED_WARNING = 0.05
 
@@ -74,6 +74,7 @@ class DataQuality:
     value_scale: str = ""
     scale_reason: str = ""
     warnings: list[str] = field(default_factory=list)
+    min_coverage: float = MIN_GENE_COVERAGE
 
     @property
     def refused(self) -> list[SampleQuality]:
@@ -111,12 +112,8 @@ class DataQuality:
         refused = self.refused
         if not refused:
             return None
-        names = ", ".join(f"{s.sample} ({s.genes_measured / s.model_genes:.0%})" for s in refused)
-        return (
-            f"{len(refused)} sample(s) measure fewer than {MIN_GENE_COVERAGE:.0%} of the model's "
-            f"{refused[0].model_genes:,} genes: {names}. Check the gene identifiers, remove these samples or "
-            "upload whole-transcriptome profiles."
-        )
+        low = [(s.sample, s.genes_measured / s.model_genes) for s in refused]
+        return coverage_refusal(low, refused[0].model_genes, self.min_coverage)
 
 
 def assess_quality(
@@ -153,6 +150,7 @@ def assess_quality(
             value_scale=profile.value_scale,
             scale_reason=detection.summary() if detection is not None else "",
             warnings=list(profile.warnings),
+            min_coverage=min_coverage,
         )
     return DataQuality(
         samples=samples, n_input_labels=expression.shape[1], n_recognised_labels=expression.shape[1]

@@ -239,14 +239,14 @@ def _to_log2tpm(
         warnings.append(
             "Read counts were normalised to counts per million (CPM) because gene lengths are not available; "
             "CPM is not TPM (gene length is a per-gene offset that within-sample z-scoring does not remove), "
-            "so upload TPM where you can."
+            "so use TPM where you can."
         )
         return np.log2(values / library[:, None] * 1e6 + 1.0)
     if scale == "log2":
         warnings.append(
             "Negative values were read as log-scale expression (log2 TPM without the +1, batch-corrected or "
             "microarray log2 values) and used as given: low-expressed genes are spread differently than in "
-            "training; upload TPM or log2(TPM+1) where you can."
+            "training; use TPM or log2(TPM+1) where you can."
         )
     if scale == "log2tpm" and np.nanmax(values, initial=0.0) > 30:
         warnings.append(
