@@ -87,7 +87,9 @@ def test_home_shows_claims_model_card_disclaimer_and_citations(neurix: Neurix) -
         assert citation in text
     metrics = {m.label: m.value for m in at.metric}
     assert f"**Version** {neurix.bundle.version}" in text
-    assert metrics["Drugs"] == f"{len(neurix.bundle.drugs):,}"
+    assert metrics["Compounds"] == f"{neurix.bundle.drugs['compound_id'].nunique():,}"
+    assert "microarray" in text and "z-scored within each cell" in text  # true statements about the model
+    assert "DepMap RNA-seq" not in text and "platform_transfer.py" in text
 
 
 def test_try_an_example_loads_the_examples_and_opens_predict(
@@ -281,12 +283,17 @@ def test_drug_map_without_and_with_a_profile(with_example: AppTest, neurix: Neur
     from neurix_core.repurpose.candidates import tumour_types
 
     tumour = [s for s in at.selectbox if s.label.startswith("Tumour type")][0]
-    assert tumour.value == (lineage if lineage in tumour_types() else "")
+    assert tumour.value == ""  # never chosen silently: the example's lineage is only a labelled suggestion
+    suggested = lineage if lineage in tumour_types() else None
     for colour in ("moa", "pathway"):
         at.selectbox(key="map_colour").set_value(colour).run()
         _clean(at)
     profile = at.session_state[widgets.PROFILE_KEY]
-    expected = neurix.repurposing_candidates(profile.predictions, sample, tumour_type=tumour.value or None)
+    if suggested is None:
+        assert any("Choose the tumour type" in i.value for i in at.info)
+        return
+    assert any(suggested in w.value and "suggestion" in w.value for w in at.warning)
+    expected = neurix.repurposing_candidates(profile.predictions, sample, suggested_lineage=suggested)
     if len(expected):
         table = at.dataframe[-1].value
         assert table["drug"].tolist() == [widgets.drug_names(neurix)[k] for k in expected["drug_key"]]
@@ -302,9 +309,22 @@ def test_drug_map_lists_and_highlights_candidates(
     original = Neurix.repurposing_candidates
 
     def relaxed(
-        self: Neurix, predictions: pd.DataFrame, sample: str, tumour_type: str | None = None
+        self: Neurix,
+        predictions: pd.DataFrame,
+        sample: str,
+        tumour_type: str | None = None,
+        suggested_lineage: str | None = None,
     ) -> pd.DataFrame:
-        return original(self, predictions, sample, tumour_type, max_z=100.0, min_rho=-100.0).head(7)
+        return original(
+            self,
+            predictions,
+            sample,
+            tumour_type,
+            suggested_lineage or "Lung",
+            max_z=100.0,
+            min_rho=-100.0,
+            max_auc=100.0,
+        ).head(7)
 
     monkeypatch.setattr(Neurix, "repurposing_candidates", relaxed)
     at = _page(with_example, "drug_map")
