@@ -204,7 +204,11 @@ class Neurix:
         if level == "compound":
             chosen = self.predict(_subset(model_input, rows))
             pairs = set(zip(chosen["sample"].astype(str), chosen["drug_key"], strict=True))
-            keep = [(str(s), d) in pairs for s, d in zip(frame["sample"], frame["drug"], strict=True)]
+            exact = {d for d in drugs or () if d in set(self.bundle.drugs["drug_key"])}  # asked for by key
+            keep = [
+                d in exact or (str(s), d) in pairs
+                for s, d in zip(frame["sample"], frame["drug"], strict=True)
+            ]
             frame = frame[keep].reset_index(drop=True)
             names = self.bundle.drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
             frame["drug_name"] = frame["compound_id"].map(names)
