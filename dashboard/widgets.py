@@ -582,7 +582,8 @@ def sidebar(neurix: Neurix | None) -> None:
                 st.rerun()
         if neurix is not None:
             st.caption(
-                f"Model {neurix.bundle.version} · {len(neurix.bundle.drugs):,} drugs · "
-                f"{len(neurix.bundle.genes):,} genes"
+                f"Model {neurix.bundle.version} · {neurix.bundle.drugs['compound_id'].nunique():,} compounds "
+                f"({len(neurix.bundle.drugs):,} screen entries) · {len(neurix.bundle.genes):,} genes · trained on "
+                "GDSC microarray expression"
             )
         disclaimer(compact=True)
