@@ -132,7 +132,14 @@ def main() -> None:
         print(f"validation figures read from {bundle_dir}", flush=True)
     else:
         validation, drugs = run_validation(
-            data, full, args.folds, training, {}, baseline=True, external=True, log=lambda m: print(m, flush=True)
+            data,
+            full,
+            args.folds,
+            training,
+            {},
+            baseline=True,
+            external=True,
+            log=lambda m: print(m, flush=True),
         )
 
     fingerprints = drug_fingerprints(data)

@@ -119,7 +119,7 @@ def core_timings(neurix, repeats: int) -> dict[str, float]:  # noqa: ANN001
     out["drug_map_and_candidates"] = timed(
         lambda: drug_map_scatter(
             table, "drug_class", dict(zip(rows["drug_key"], rows["z_log_auc"], strict=True)),
-            neurix.repurposing_candidates(predictions, sample)["drug_key"].tolist(),
+            neurix.repurposing_candidates(predictions, sample, tumour_type="Lung")["drug_key"].tolist(),
         ).to_json(),
         repeats,
     )  # fmt: skip

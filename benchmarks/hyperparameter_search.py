@@ -80,7 +80,9 @@ def load_cache(path: Path) -> tuple[ResponseData, dict[str, np.ndarray]]:
     return data, fingerprints
 
 
-def screen_folds(data: ResponseData, predictor: Predictor, folds: list[int], n_folds: int) -> dict[int, float]:
+def screen_folds(
+    data: ResponseData, predictor: Predictor, folds: list[int], n_folds: int
+) -> dict[int, float]:
     """Mean per-drug ρ on selected held-out folds only (the same fold assignment as the full CV)."""
     assignment = cell_line_folds(data.cell_lines, n_folds, 0)
     scores = {}
@@ -117,7 +119,9 @@ def screen(data: ResponseData, fingerprints, folds: list[int], grid_spec: dict, 
     for values in itertools.product(*grid_spec.values()):
         config = dict(zip(grid_spec, values, strict=True))
         training, architecture = split_training(config)
-        predictor = interaction_predictor(training, architecture, fingerprints=fingerprints, device=args.device)
+        predictor = interaction_predictor(
+            training, architecture, fingerprints=fingerprints, device=args.device
+        )
         rows.append({"config": config, "fold_rho": screen_folds(data, predictor, folds, args.folds)})
         print(json.dumps(rows[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from neurix_core.api import Neurix
 from neurix_core.errors import LimitExceededError, NeurixError
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
 from neurix_core.predict import ModelInput
+from neurix_core.quality import DataQuality
 from neurix_core.report.text import DISCLAIMER, RELIABILITY_EXPLANATION, drug_labels, reliability
 
 LOG = logging.getLogger("neurix.dashboard")
@@ -57,6 +58,7 @@ SCALE_LABELS = {
     "tpm": "TPM",
     "counts": "read counts",
     "zscore": "z-scores (already normalised)",
+    "log2": "log2 values (may be negative)",
 }
 ORIENTATION_LABELS = {
     "genes_by_samples": "genes in rows, samples in columns",
@@ -141,7 +143,10 @@ class LoadedProfile:
     n_duplicate_genes: int
     warnings: list[str]
     model_input: ModelInput
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame  # one row per (sample, compound): what every page shows
+    screen_predictions: pd.DataFrame | None = None  # one row per (sample, screen entry): one click away
+    quality: DataQuality | None = None
+    scale_reason: str = ""
     sample_info: dict[str, dict[str, str]] = field(default_factory=dict)
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
 
@@ -166,11 +171,20 @@ class LoadedProfile:
         rows = self.predictions[self.predictions["sample"] == sample]
         return rows.sort_values("rank").reset_index(drop=True)
 
+    def sample_entries(self, sample: str, compound_id: str) -> pd.DataFrame:
+        """The screen-level predictions behind one compound row of ``sample``."""
+        table = self.screen_predictions
+        if table is None:
+            return pd.DataFrame()
+        rows = table[(table["sample"] == sample) & (table["compound_id"] == compound_id)]
+        return rows.sort_values("z_log_auc").reset_index(drop=True)
+
     def summary(self) -> dict[str, str]:
         """What was detected, in words (also written into the report)."""
         return {
             "Source": "example cell lines" if self.is_example else "uploaded file",
-            "Value scale": SCALE_LABELS.get(self.value_scale, self.value_scale),
+            "Value scale": SCALE_LABELS.get(self.value_scale, self.value_scale)
+            + (f" ({self.scale_reason})" if self.scale_reason else ""),
             "Orientation": ORIENTATION_LABELS.get(self.orientation, self.orientation),
             "Gene identifiers": ID_LABELS.get(self.id_type, self.id_type),
             "Genes recognised": f"{self.n_mapped_genes:,} of {self.n_input_genes:,}",
@@ -196,8 +210,10 @@ def _lru_get(store_key: str, key: Hashable) -> Any:
 
 def profile_from_parsed(neurix: Neurix, parsed: ParsedProfile) -> LoadedProfile:
     """Prepare and predict a parsed upload (raises NeurixError, e.g. for too low gene coverage)."""
+    quality = neurix.quality(parsed)
     model_input = neurix.prepare(parsed)
-    predictions = neurix.predict(model_input)
+    screen = neurix.predict(model_input, level="screen")
+    detection = parsed.scale_detection
     return LoadedProfile(
         source="upload",
         label="uploaded file",
@@ -210,7 +226,14 @@ def profile_from_parsed(neurix: Neurix, parsed: ParsedProfile) -> LoadedProfile:
         n_duplicate_genes=parsed.n_duplicate_genes,
         warnings=list(parsed.warnings),
         model_input=model_input,
-        predictions=predictions,
+        predictions=neurix.to_compounds(screen),
+        screen_predictions=screen,
+        quality=quality,
+        scale_reason=(
+            ("chosen; " if detection.manual else "detected: ") + detection.reason
+            if detection is not None
+            else ""
+        ),
     )
 
 
@@ -266,6 +289,7 @@ def example_profile(neurix: Neurix) -> LoadedProfile:
     if cached is not None:
         return cached
     model_input = neurix.prepare(examples)
+    screen = neurix.predict(model_input, level="screen")
     info: dict[str, dict[str, str]] = {}
     for sample in model_input.samples:
         responses = neurix.example_responses(sample)
@@ -288,7 +312,10 @@ def example_profile(neurix: Neurix) -> LoadedProfile:
         n_duplicate_genes=0,
         warnings=[],
         model_input=model_input,
-        predictions=neurix.predict(model_input),
+        predictions=neurix.to_compounds(screen),
+        screen_predictions=screen,
+        quality=neurix.quality(examples),
+        scale_reason="held-out cell lines, already z-scored within each line as in training",
         sample_info=info,
     )
     _lru_put(RESULTS_KEY, key, profile, MAX_RESULTS)
@@ -375,7 +402,7 @@ def drug_picker(neurix: Neurix, profile: LoadedProfile, sample: str, label: str,
 
 
 def drug_names(neurix: Neurix) -> dict[str, str]:
-    """drug_key → unique display label ('Afatinib · GDSC1', with the id where a screen repeats a name)."""
+    """drug_key → the compound's display name (every screen entry of a compound shows as one drug)."""
     return _drug_names(neurix.bundle.version, id(neurix.bundle), neurix)
 
 
@@ -417,9 +444,10 @@ def upload_widget(neurix: Neurix) -> None:
             format_func=lambda v: SCALE_LABELS.get(v, v),
             key="neurix_value_scale",
             help=(
-                "Auto-detect: negative values → z-scores; all ≤ 20 → log2(TPM+1); whole numbers → read "
-                "counts (normalised to CPM); otherwise TPM. Override it for small gene panels or unusual "
-                "files."
+                "Auto-detect: z-scores only when every sample has mean ≈ 0 and sd ≈ 1; other negative values "
+                "≤ 20 → log2 values; all 0–20 → log2(TPM+1); whole numbers → read counts (normalised to CPM); "
+                "otherwise TPM. What was detected and why is shown below the upload; a choice that the data "
+                "contradict is warned about."
             ),
         )
     with left:
@@ -594,7 +622,8 @@ def sidebar(neurix: Neurix | None) -> None:
                 st.rerun()
         if neurix is not None:
             st.caption(
-                f"Model {neurix.bundle.version} · {len(neurix.bundle.drugs):,} drugs · "
-                f"{len(neurix.bundle.genes):,} genes"
+                f"Model {neurix.bundle.version} · {neurix.bundle.drugs['compound_id'].nunique():,} compounds "
+                f"({len(neurix.bundle.drugs):,} screen entries) · {len(neurix.bundle.genes):,} genes · trained on "
+                "GDSC microarray expression"
             )
         disclaimer(compact=True)

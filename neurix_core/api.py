@@ -5,7 +5,8 @@ The CLI and the dashboard are thin views over this class, so all three give the 
     from neurix_core.api import Neurix
     neurix = Neurix.load()                       # the shipped default bundle
     profile = neurix.read_profile("tumour.tsv")  # any orientation, ids and units
-    predictions = neurix.predict(profile)        # one row per (sample, drug)
+    quality = neurix.quality(profile)            # per-sample measured / imputed genes, refusals
+    predictions = neurix.predict(profile)        # one row per (sample, compound); level="screen" per entry
     genes = neurix.explain(profile, drugs=["Cisplatin"], top=20)
 """
 
@@ -25,6 +26,14 @@ from neurix_core.explain.lrp import InteractionLRP
 from neurix_core.io.profile import ParsedProfile, ProfileLimits, parse_profile
 from neurix_core.model.bundle import ModelBundle, load_bundle
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, prediction_table, prepare_input
+from neurix_core.predict_levels import (
+    LEVELS,
+    add_drug_columns,
+    compound_list,
+    compound_table,
+    representative_entries,
+)
+from neurix_core.quality import DataQuality, assess_quality
 from neurix_core.repurpose.candidates import repurposing_candidates
 
 ProfileLike = ParsedProfile | ModelInput | pd.DataFrame
@@ -79,10 +88,29 @@ class Neurix:
         expression = profile.expression if isinstance(profile, ParsedProfile) else profile
         return prepare_input(self.bundle, expression, self.min_coverage)
 
+    def quality(self, profile: ParsedProfile | pd.DataFrame) -> DataQuality:
+        """Per-sample data quality (genes measured, absent, missing → imputed; status) before any prediction."""
+        return assess_quality(profile, self.bundle.genes, self.min_coverage)
+
     # --- prediction ----------------------------------------------------------------------------------------------
-    def predict(self, profile: ProfileLike) -> pd.DataFrame:
-        """Predicted z-scored log AUC for every (sample, drug); negative = more sensitive than the average line."""
-        return prediction_table(self.bundle, self.prepare(profile))
+    def predict(self, profile: ProfileLike, level: str = "compound") -> pd.DataFrame:
+        """Predicted z-scored log AUC (negative = more sensitive than the average line) and predicted AUC.
+
+        ``level="compound"`` (default): one row per (sample, compound), the consensus of its screen entries
+        (rule in ``neurix_core/predict_levels.py``); ``level="screen"``: one row per (sample, screen entry).
+        """
+        if level not in LEVELS:
+            raise NeurixError(f"unknown level {level!r}: use {' or '.join(LEVELS)}")
+        table = add_drug_columns(prediction_table(self.bundle, self.prepare(profile)), self.bundle.drugs)
+        return self.to_compounds(table) if level == "compound" else table
+
+    def to_compounds(self, screen_predictions: pd.DataFrame) -> pd.DataFrame:
+        """Compound-level rows from screen-level predictions (so callers needing both predict only once)."""
+        return compound_table(screen_predictions, self.bundle.drugs)
+
+    def drugs(self) -> pd.DataFrame:
+        """One row per compound: id, name, class, reliability of its best screen entry, its screen entries."""
+        return compound_list(self.bundle.drugs)
 
     # --- explanation ---------------------------------------------------------------------------------------------
     @property
@@ -92,30 +120,49 @@ class Neurix:
                 self._explainer = InteractionLRP(self.bundle.model)
             return self._explainer
 
-    def drug_indices(self, drugs: Sequence[str] | None) -> list[int]:
-        """Indices of drugs given by key ('GDSC2:1003'), id or name (case-insensitive); all drugs when None."""
+    def resolve_drugs(self, drugs: Sequence[str]) -> pd.DataFrame:
+        """What each query matched: one row per (query, screen entry) with compound id and name.
+
+        A query may be a drug key ('GDSC2:1003'), a GDSC id, a compound id, a drug or compound name or a synonym
+        (case and punctuation ignored); a name matches every screen entry of its compound.
+        """
         table = self.bundle.drugs
-        if drugs is None:
-            return list(range(len(table)))
         by_key = {k: i for i, k in enumerate(table["drug_key"])}
-        by_name: dict[str, list[int]] = {}
-        for i, (name, drug_id) in enumerate(zip(table["drug_name"], table["drug_id"], strict=True)):
-            by_name.setdefault(normalise_name(name), []).append(i)
-            by_name.setdefault(normalise_name(drug_id), []).append(i)
-        indices: list[int] = []
-        unknown = []
-        for drug in drugs:
-            if drug in by_key:
-                indices.append(by_key[drug])
-            elif normalise_name(drug) in by_name:
-                indices.extend(by_name[normalise_name(drug)])
-            else:
-                unknown.append(drug)
+        compound_rows = table.groupby("compound_id").indices
+        by_name: dict[str, list[int]] = {}  # names and ids first; synonyms only when no name matches
+        by_synonym: dict[str, list[int]] = {}
+        for row in table[["drug_name", "drug_id", "compound_id", "compound_name", "synonyms"]].itertuples(
+            index=False
+        ):
+            entries = [int(j) for j in compound_rows[row.compound_id]]
+            for name in (row.drug_name, row.drug_id, row.compound_id, row.compound_name):
+                by_name.setdefault(normalise_name(name), []).extend(entries)
+            for name in str(row.synonyms).split(","):
+                if normalise_name(name):
+                    by_synonym.setdefault(normalise_name(name), []).extend(entries)
+        records, unknown = [], []
+        for query in drugs:
+            key = normalise_name(query)
+            found = [by_key[query]] if query in by_key else by_name.get(key) or by_synonym.get(key, [])
+            if not found:
+                unknown.append(query)
+            for i in dict.fromkeys(found):
+                records.append({"query": query, "index": i})
         if unknown:
             raise NeurixError(
-                f"unknown drug(s): {', '.join(map(str, unknown[:5]))}; use a name, id or key from the drug table"
+                f"unknown drug(s): {', '.join(map(str, unknown[:5]))}; `neurix drugs` lists names and ids"
             )
-        return list(dict.fromkeys(indices))
+        matched = pd.DataFrame(records, columns=["query", "index"])
+        info = table.iloc[matched["index"].to_numpy()][
+            ["compound_id", "compound_name", "drug_key", "screen", "drug_id", "drug_name"]
+        ]
+        return pd.concat([matched.reset_index(drop=True), info.reset_index(drop=True)], axis=1)
+
+    def drug_indices(self, drugs: Sequence[str] | None) -> list[int]:
+        """Indices of drugs given by key ('GDSC2:1003'), id, compound id, name or synonym; all drugs when None."""
+        if drugs is None:
+            return list(range(len(self.bundle.drugs)))
+        return list(dict.fromkeys(self.resolve_drugs(drugs)["index"].tolist()))
 
     def explain(
         self,
@@ -123,9 +170,16 @@ class Neurix:
         drugs: Sequence[str] | None = None,
         top: int | None = 20,
         samples: Sequence[str] | None = None,
+        level: str = "compound",
     ) -> pd.DataFrame:
         """Gene relevances (LRP-γ) per (sample, drug): positive pushes towards resistance, negative towards
-        sensitivity. Adds drug labels and whether the gene is one of the drug's annotated targets."""
+        sensitivity. Adds drug labels and whether the gene is one of the drug's annotated targets.
+
+        ``level="compound"`` (default) explains, for each sample, the screen entry its compound-level
+        prediction comes from (the same entry ``predict`` reports); ``level="screen"`` every matching entry.
+        """
+        if level not in LEVELS:
+            raise NeurixError(f"unknown level {level!r}: use {' or '.join(LEVELS)}")
         from neurix_core.explain.lrp import relevance_frame
 
         model_input = self.prepare(profile)
@@ -149,8 +203,21 @@ class Neurix:
             drug_keys=self.bundle.drugs["drug_key"].tolist(),
             top=top,
         )
-        drug_info = self.bundle.drugs.set_index("drug_key")[["drug_name", "screen", "drug_class", "targets"]]
+        drug_info = self.bundle.drugs.set_index("drug_key")[
+            ["compound_id", "drug_name", "screen", "drug_class", "targets"]
+        ]
         frame = frame.join(drug_info, on="drug")
+        if level == "compound":
+            chosen = self.predict(_subset(model_input, rows))
+            pairs = set(zip(chosen["sample"].astype(str), chosen["drug_key"], strict=True))
+            exact = {d for d in drugs or () if d in set(self.bundle.drugs["drug_key"])}  # asked for by key
+            keep = [
+                d in exact or (str(s), d) in pairs
+                for s, d in zip(frame["sample"], frame["drug"], strict=True)
+            ]
+            frame = frame[keep].reset_index(drop=True)
+            names = self.bundle.drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
+            frame["drug_name"] = frame["compound_id"].map(names)
         frame = frame.rename(columns={"drug": "drug_key", "input_value": "scaled_expression"})
         zscored = pd.DataFrame(
             model_input.zscored[rows], index=[model_input.samples[r] for r in rows], columns=self.bundle.genes
@@ -184,20 +251,34 @@ class Neurix:
         return cohort_relevance(self.explainer, model_input.scaled, index, self.bundle.genes, top=top)
 
     # --- repurposing and drug map --------------------------------------------------------------------------------
-    def drug_map(self) -> pd.DataFrame:
-        """UMAP coordinates of the drug tower's latent space, joined with the drug table."""
+    def drug_map(self, level: str = "compound") -> pd.DataFrame:
+        """UMAP coordinates of the drug tower's latent space, joined with the drug table; at compound level one
+        point per compound (its most reliable screen entry)."""
         if self.bundle.drug_map is None:
             raise NeurixError("this bundle has no drug map; retrain it with `neurix train`")
-        return self.bundle.drug_map.merge(self.bundle.drugs, on="drug_key", how="left")
+        table = self.bundle.drug_map.merge(self.bundle.drugs, on="drug_key", how="left")
+        if level == "compound":
+            table = table[table["drug_key"].isin(set(representative_entries(self.bundle.drugs)))].copy()
+            table["drug_name"] = table["compound_name"]
+        return table.reset_index(drop=True)
 
     def repurposing_candidates(
-        self, predictions: pd.DataFrame, sample: str, tumour_type: str | None = None, **thresholds: float
+        self,
+        predictions: pd.DataFrame,
+        sample: str,
+        tumour_type: str | None = None,
+        suggested_lineage: str | None = None,
+        **thresholds: float,
     ) -> pd.DataFrame:
-        """Strong, reliable predicted effects outside the drug's approved indications, non-oncology first."""
+        """Strong (relative and absolute), reliable predicted effects of clinical-stage drugs outside their
+        approved indications, non-oncology first (rules in ``neurix_core/repurpose/candidates.py``). Needs a
+        tumour type, or a suggested lineage that is labelled as such."""
         rows = predictions[predictions["sample"] == sample]
         if rows.empty:
             raise NeurixError(f"no predictions for sample {sample!r}")
-        return repurposing_candidates(rows, self.bundle.drugs, tumour_type, **thresholds)
+        return repurposing_candidates(
+            rows, self.bundle.drugs, tumour_type, suggested_lineage=suggested_lineage, **thresholds
+        )
 
     # --- examples ------------------------------------------------------------------------------------------------
     def example_profiles(self) -> pd.DataFrame:
@@ -212,3 +293,13 @@ class Neurix:
         if responses is None:
             return pd.DataFrame(columns=["sample", "drug_key", "measured_z_log_auc"])
         return responses[responses["sample"] == sample].reset_index(drop=True)
+
+
+def _subset(model_input: ModelInput, rows: list[int]) -> ModelInput:
+    """The model input restricted to some samples (for predictions that go with an explanation)."""
+    return ModelInput(
+        samples=[model_input.samples[r] for r in rows],
+        zscored=model_input.zscored[rows],
+        scaled=model_input.scaled[rows],
+        coverage=model_input.coverage[rows],
+    )

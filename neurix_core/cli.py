@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,42 +64,144 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"bundle written to {out}")
 
 
+FLOAT_FORMAT = "%.4f"  # four decimals: z -1.2790, AUC 0.8116, ρ 0.4012 (the model is not more precise)
+DEFAULT_EXPLAIN_TOP_DRUGS = 5
+
+
 def _load(args: argparse.Namespace):
+    """Read the input file, print what was detected and the data quality per sample, refuse low coverage."""
     from neurix_core.api import Neurix
 
     neurix = Neurix.load(args.bundle)
     profile = neurix.read_profile(args.input, values=args.values)
-    model_input = neurix.prepare(profile)
+    quality = neurix.quality(profile)
+    detection = profile.scale_detection
     print(
-        f"{args.input}: {len(model_input.samples)} sample(s), {profile.id_type} ids, values {profile.value_scale}, "
-        f"{profile.orientation}; model genes covered: "
-        + ", ".join(f"{s} {c:.0%}" for s, c in zip(model_input.samples, model_input.coverage, strict=True)),
+        f"{args.input}: {len(quality.samples)} sample(s), {profile.id_type} ids, {profile.orientation}; "
+        f"{profile.n_mapped_genes:,} of {profile.n_input_genes:,} gene labels recognised",
         file=sys.stderr,
     )
+    if detection is not None:
+        print(f"values: {detection.summary()}", file=sys.stderr)
+    for sample in quality.samples:
+        print(f"  {sample.message()}", file=sys.stderr)
     for warning in profile.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return neurix, model_input
+    if quality.unrecognised_labels:
+        print(
+            f"{len(quality.unrecognised_labels):,} unrecognised gene label(s) (first: "
+            f"{', '.join(quality.unrecognised_labels[:5])}); `--unrecognised FILE` writes them all",
+            file=sys.stderr,
+        )
+    if getattr(args, "unrecognised", None):
+        args.unrecognised.write_bytes(quality.unrecognised_csv())
+    refusal = quality.refusal_message()
+    if refusal:
+        from neurix_core.errors import ProfileError
+
+        raise ProfileError(refusal)
+    return neurix, neurix.prepare(profile)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from neurix_core.predict_levels import COMPOUND_COLUMNS, SCREEN_COLUMNS
+
     neurix, model_input = _load(args)
-    table = neurix.predict(model_input)
-    columns = ["sample", "screen", "drug_id", "drug_name", "drug_class", "z_log_auc", "cv_rho"]
-    table[columns].to_csv(args.out, index=False)
-    print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
+    table = neurix.predict(model_input, level=args.level)
+    documented = COMPOUND_COLUMNS if args.level == "compound" else SCREEN_COLUMNS
+    extra = [c for c in TRUST_COLUMNS if c in table.columns]
+    table[[*documented, *extra]].to_csv(args.out, index=False, float_format=FLOAT_FORMAT)
+    unit = "compound" if args.level == "compound" else "screen entry"
+    print(f"{len(table)} predictions (one per sample and {unit}) written to {args.out}", file=sys.stderr)
+
+
+TRUST_COLUMNS = ("percentile", "interval_low", "interval_high", "in_domain", "domain_distance", "hit_rate")
+
+
+def _report_matches(neurix, drugs: list[str]) -> None:
+    """Say what each --drugs query matched, so a typo or a surprise synonym is visible."""
+    matches = neurix.resolve_drugs(drugs)
+    for query, rows in matches.groupby("query", sort=False):
+        entries = ", ".join(f"{s} #{i}" for s, i in zip(rows["screen"], rows["drug_id"], strict=True))
+        print(
+            f"--drugs {query!r} → {rows['compound_name'].iloc[0]} ({rows['compound_id'].iloc[0]}): {entries}",
+            file=sys.stderr,
+        )
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
     neurix, model_input = _load(args)
-    drugs = [d.strip() for d in args.drugs.split(",")] if args.drugs else None
-    table = neurix.explain(model_input, drugs=drugs, top=args.top)
-    table.to_csv(args.out, index=False)
+    samples = [s.strip() for s in args.samples.split(",")] if args.samples else None
+    if args.drugs:
+        drugs = [d.strip() for d in args.drugs.split(",") if d.strip()]
+        _report_matches(neurix, drugs)
+        table = neurix.explain(model_input, drugs=drugs, top=args.top, samples=samples, level=args.level)
+    else:  # each sample's own top predicted compounds: works for any number of samples
+        table = _explain_top(neurix, model_input, samples, args.top_drugs, args.top)
+    table.to_csv(args.out, index=False, float_format=FLOAT_FORMAT)
     print(f"{len(table)} gene relevances written to {args.out}", file=sys.stderr)
+
+
+def _explain_top(neurix, model_input, samples: list[str] | None, n_drugs: int, top: int | None):
+    """Explain, for every sample, its ``n_drugs`` most sensitive compound-level predictions."""
+    import pandas as pd
+
+    predictions = neurix.predict(model_input)
+    if samples:
+        predictions = predictions[predictions["sample"].isin(samples)]
+    chosen = predictions[predictions["rank"] <= n_drugs]
+    print(
+        f"explaining each sample's {n_drugs} most sensitive compounds ({len(chosen)} pairs; "
+        "choose others with --drugs)",
+        file=sys.stderr,
+    )
+    parts = [
+        neurix.explain(
+            model_input, drugs=rows["drug_key"].tolist(), top=top, samples=[sample], level="screen"
+        )
+        for sample, rows in chosen.groupby("sample", sort=False)
+    ]
+    table = pd.concat(parts, ignore_index=True)
+    names = neurix.bundle.drugs.set_index("drug_key")["compound_name"]
+    table["drug_name"] = table["drug_key"].map(names)
+    return table
+
+
+def cmd_drugs(args: argparse.Namespace) -> None:
+    from neurix_core.api import Neurix
+
+    table = Neurix.load(args.bundle).drugs()
+    if args.drug_class:
+        table = table[table["drug_class"] == args.drug_class]
+    if args.search:
+        text = table[["compound_id", "drug_name", "targets", "entries"]].astype(str).agg(" ".join, axis=1)
+        table = table[text.str.contains(args.search, case=False, regex=False)]
+    if args.out:
+        table.to_csv(args.out, index=False, float_format=FLOAT_FORMAT)
+        print(f"{len(table)} compounds written to {args.out}", file=sys.stderr)
+        return
+    import pandas as pd
+
+    shown = table.drop(columns=["best_entry"]).rename(columns={"cv_rho": "rho"})
+    with pd.option_context("display.width", 160, "display.max_rows", None, "display.max_colwidth", 40):
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+def file_speak(message: str) -> str:
+    """Shared messages are written for the dashboard's uploads; on the command line they speak of files."""
+    message = re.sub(r"\bre-upload\b", "run again", message)
+    message = re.sub(r"\b(the|an?) upload\b", lambda m: f"{m.group(1)} input file", message, flags=re.I)
+    message = re.sub(r"\buploaded\b", "input", message)
+    message = re.sub(r"\bupload\b", "use", message)
+    message = re.sub(r"\bUpload\b", "Use", message)
+    return message
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="neurix", description="Explainable drug-response prediction (NeurixAI)."
+        prog="neurix",
+        description="Explainable drug-response prediction (NeurixAI) from tumour gene expression. Research use "
+        "only: trained on cancer cell lines (GDSC microarray expression), not validated on patients.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -106,19 +209,38 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_command", required=True
     )
     summary = data.add_parser("summary", help="counts per screen")
-    summary.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    summary.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with the official data files"
+    )
     summary.set_defaults(func=cmd_data_summary)
 
     train = commands.add_parser("train", help="cross-validate and train a model bundle")
-    train.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    train.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with the official data files"
+    )
     train.add_argument("--screens", default="GDSC1,GDSC2", help="comma-separated: GDSC1,GDSC2,PRISM")
     train.add_argument("--cv", type=int, default=5, help="folds of cell-line cross-validation (0 = none)")
-    train.add_argument("--out", type=Path, required=True)
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", type=Path, required=True, help="folder to write the bundle to")
+    train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the model's)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (folds, initialisation)")
     train.add_argument("--baseline", action="store_true", help="also score per-drug ridge on the same folds")
     train.add_argument("--external", action="store_true", help="also run GDSC↔PRISM external validation")
     train.set_defaults(func=cmd_train)
+
+    drugs = commands.add_parser("drugs", help="list the compounds the model scores, with ids and reliability")
+    drugs.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped model)")
+    drugs.add_argument(
+        "--class",
+        dest="drug_class",
+        default=None,
+        choices=["targeted", "chemotherapy", "non-oncology", "uncharacterised"],
+        help="only this drug class",
+    )
+    drugs.add_argument("--search", default=None, help="only compounds whose name, id or target contains this")
+    drugs.add_argument("--out", type=Path, default=None, help="write a CSV instead of printing a table")
+    drugs.set_defaults(func=cmd_drugs)
+
+    from neurix_core.io.units import VALUE_SCALES
 
     for name, func, help_text in (
         ("predict", cmd_predict, "predict drug response for expression profiles"),
@@ -128,13 +250,45 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--bundle", type=Path, default=None, help="model bundle (default: the shipped model)"
         )
-        sub.add_argument("--input", type=Path, required=True, help="expression matrix (csv/tsv/txt/xlsx)")
-        sub.add_argument("--values", default="auto", choices=["auto", "zscore", "log2tpm", "tpm", "counts"])
-        sub.add_argument("--out", type=Path, required=True)
+        sub.add_argument(
+            "--input",
+            type=Path,
+            required=True,
+            help="expression file (csv/tsv/txt/xlsx, optionally .gz): genes × samples or samples × genes",
+        )
+        sub.add_argument(
+            "--values",
+            default="auto",
+            choices=["auto", *VALUE_SCALES],
+            help="value scale of the file (default: detected and explained; a contradicting choice is warned)",
+        )
+        sub.add_argument("--out", type=Path, required=True, help="CSV file to write")
+        sub.add_argument(
+            "--level",
+            default="compound",
+            choices=["compound", "screen"],
+            help="one row per compound (consensus of its GDSC1/GDSC2 entries, default) or per screen entry",
+        )
+        sub.add_argument(
+            "--unrecognised",
+            type=Path,
+            default=None,
+            help="also write the unrecognised gene labels to this CSV",
+        )
         if name == "explain":
             sub.add_argument(
-                "--drugs", default=None, help="comma-separated drug names/ids/keys (default: all)"
+                "--drugs",
+                default=None,
+                help="comma-separated drug names, synonyms, compound ids or keys (default: each sample's "
+                "top compounds, see --top-drugs); what each matched is printed",
             )
+            sub.add_argument(
+                "--top-drugs",
+                type=int,
+                default=DEFAULT_EXPLAIN_TOP_DRUGS,
+                help="without --drugs: explain this many most sensitive compounds per sample",
+            )
+            sub.add_argument("--samples", default=None, help="comma-separated sample names (default: all)")
             sub.add_argument("--top", type=int, default=20, help="genes per (sample, drug); 0 = all")
         sub.set_defaults(func=func)
     return parser
@@ -147,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.func(args)
     except NeurixError as exc:
-        print(f"neurix: error: {exc}", file=sys.stderr)
+        print(f"neurix: error: {file_speak(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # an output path that cannot be written, a disk that is full, ...
         where = f" ({Path(exc.filename).name})" if getattr(exc, "filename", None) else ""

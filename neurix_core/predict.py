@@ -63,6 +63,17 @@ def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     return values
 
 
+def coverage_refusal(low: list[tuple[str, float]], n_genes: int, min_coverage: float) -> str:
+    """One message naming every sample (with its coverage) that measures too few of the model's genes."""
+    names = ", ".join(f"{name} ({fraction:.0%})" for name, fraction in low[:20])
+    more = f" and {len(low) - 20} more" if len(low) > 20 else ""
+    return (
+        f"{len(low)} sample(s) measure fewer than {min_coverage:.0%} of the model's {n_genes:,} genes: "
+        f"{names}{more}; at least {min_coverage:.0%} are needed for a prediction. Check the gene identifiers, "
+        "remove these samples or use whole-transcriptome profiles."
+    )
+
+
 def prepare_input(
     bundle: ModelBundle, expression: pd.DataFrame, min_coverage: float = MIN_GENE_COVERAGE
 ) -> ModelInput:
@@ -75,14 +86,10 @@ def prepare_input(
         raise ProfileError("the profile has no samples")
     aligned = align_to_genes(expression, bundle.genes)
     coverage = np.isfinite(aligned).mean(axis=1)
-    too_low = coverage < min_coverage
-    if too_low.any():
-        worst = int(np.argmin(coverage))
-        raise ProfileError(
-            f"sample {expression.index[worst]!s} measures {np.isfinite(aligned[worst]).sum()} of the model's "
-            f"{len(bundle.genes)} genes ({coverage[worst]:.0%}); at least {min_coverage:.0%} are needed for a "
-            "prediction. Check the gene identifiers or upload a whole-transcriptome profile."
-        )
+    too_low = np.flatnonzero(coverage < min_coverage)
+    if too_low.size:  # every low sample is named (the data-quality rules in neurix_core/quality.py)
+        low = [(str(expression.index[i]), float(coverage[i])) for i in too_low]
+        raise ProfileError(coverage_refusal(low, len(bundle.genes), min_coverage))
     zscored = within_sample_zscore(aligned)
     return ModelInput(
         samples=[str(s) for s in expression.index],

@@ -74,6 +74,24 @@ def with_example() -> Iterator[AppTest]:
     yield at
 
 
+def _prediction_table(at: AppTest) -> pd.DataFrame:
+    """The ranked prediction table (the screen-entries expander below it holds another dataframe)."""
+    return next(df.value for df in reversed(at.dataframe) if "rank" in df.value.columns)
+
+
+def test_compound_rows_and_screen_entries_one_click_away(with_example: AppTest, neurix: Neurix) -> None:
+    at = with_example
+    profile = at.session_state[widgets.PROFILE_KEY]
+    assert not profile.predictions.duplicated(["sample", "compound_id"]).any()
+    table = _prediction_table(at)
+    assert table["drug"].is_unique  # one bar / row per compound
+    expanders = [e.label for e in at.expander]
+    if profile.sample_predictions(profile.samples[0]).head(25)["n_entries"].gt(1).any():
+        assert any(label.startswith("Screen entries behind these compounds") for label in expanders)
+        entries = next(df.value for df in at.dataframe if "entry" in df.value.columns)
+        assert entries["used"].any() and entries["entry"].str.match(r"GDSC[12] #\d+").all()
+
+
 # --- Home --------------------------------------------------------------------------------------------------
 
 
@@ -87,7 +105,9 @@ def test_home_shows_claims_model_card_disclaimer_and_citations(neurix: Neurix) -
         assert citation in text
     metrics = {m.label: m.value for m in at.metric}
     assert f"**Version** {neurix.bundle.version}" in text
-    assert metrics["Drugs"] == f"{len(neurix.bundle.drugs):,}"
+    assert metrics["Compounds"] == f"{neurix.bundle.drugs['compound_id'].nunique():,}"
+    assert "microarray" in text and "z-scored within each cell" in text  # true statements about the model
+    assert "DepMap RNA-seq" not in text and "platform_transfer.py" in text
 
 
 def test_try_an_example_loads_the_examples_and_opens_predict(
@@ -99,7 +119,7 @@ def test_try_an_example_loads_the_examples_and_opens_predict(
     assert profile.samples == [str(s) for s in examples.index]
     assert "Predict drug sensitivity" in [t.value for t in at.title]
     assert at.get("plotly_chart"), "the prediction bars are shown"
-    table = at.dataframe[-1].value
+    table = _prediction_table(at)
     assert "measured_z_log_auc" in table.columns, "examples show measured responses beside predictions"
 
 
@@ -118,17 +138,31 @@ def test_upload_shows_detection_bars_table_and_downloads(profile_csv: bytes, exa
     assert profile.samples == [str(s) for s in examples.index[:2]]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Samples"] == "2"
-    assert metrics["Model genes measured"].endswith("%")
+    assert metrics["Model genes measured"] == "5,778" and metrics["Imputed (training mean)"] == "0"
     text = _text(at)
     assert "genes in rows, samples in columns" in text
     assert "z-scores" in text
     assert len(at.get("plotly_chart")) == 1
-    table = at.dataframe[-1].value
+    table = _prediction_table(at)
     assert len(table) == 25 and table["z_log_auc"].is_monotonic_increasing
     labels = [b.label for b in at.get("download_button")]
     assert any("this sample" in label for label in labels) and any(
         "all 2 samples" in label for label in labels
     )
+
+
+def test_imputed_values_are_shown_before_results(examples: pd.DataFrame) -> None:
+    """The reported bug: 1 in 7 values NA showed 'Genes recognised 5,778 of 5,778' and no warning."""
+    profile = examples.iloc[:1].T.copy()
+    profile.iloc[::7, 0] = np.nan
+    at = _upload(
+        _page(_app(), "predict"), "gaps.csv", profile.rename_axis("gene").to_csv(na_rep="NA").encode()
+    )
+    _clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Imputed (training mean)"] == f"{len(profile.index[::7]):,}"
+    warning = " ".join(w.value for w in at.warning)
+    assert "rely on imputed values" in warning and "14.3%" in warning
 
 
 def test_sample_switcher_and_filters(profile_csv: bytes, examples: pd.DataFrame) -> None:
@@ -139,10 +173,10 @@ def test_sample_switcher_and_filters(profile_csv: bytes, examples: pd.DataFrame)
     assert at.session_state[widgets.SAMPLE_KEY] == second
     assert any(second in s.value for s in at.subheader)
     at.number_input(key="pred_count").set_value(10).run()
-    assert len(at.dataframe[-1].value) == 10
+    assert len(_prediction_table(at)) == 10
     at.multiselect(key="pred_classes").set_value(["chemotherapy"]).run()
     _clean(at)
-    assert set(at.dataframe[-1].value["drug_class"]) == {"chemotherapy"}
+    assert set(_prediction_table(at)["drug_class"]) == {"chemotherapy"}
     at.text_input(key="pred_query").set_value("zzzz-no-such-drug").run()
     _clean(at)
     assert any("No drug matches" in i.value for i in at.info)
@@ -281,12 +315,17 @@ def test_drug_map_without_and_with_a_profile(with_example: AppTest, neurix: Neur
     from neurix_core.repurpose.candidates import tumour_types
 
     tumour = [s for s in at.selectbox if s.label.startswith("Tumour type")][0]
-    assert tumour.value == (lineage if lineage in tumour_types() else "")
+    assert tumour.value == ""  # never chosen silently: the example's lineage is only a labelled suggestion
+    suggested = lineage if lineage in tumour_types() else None
     for colour in ("moa", "pathway"):
         at.selectbox(key="map_colour").set_value(colour).run()
         _clean(at)
     profile = at.session_state[widgets.PROFILE_KEY]
-    expected = neurix.repurposing_candidates(profile.predictions, sample, tumour_type=tumour.value or None)
+    if suggested is None:
+        assert any("Choose the tumour type" in i.value for i in at.info)
+        return
+    assert any(suggested in w.value and "suggestion" in w.value for w in at.warning)
+    expected = neurix.repurposing_candidates(profile.predictions, sample, suggested_lineage=suggested)
     if len(expected):
         table = at.dataframe[-1].value
         assert table["drug"].tolist() == [widgets.drug_names(neurix)[k] for k in expected["drug_key"]]
@@ -302,9 +341,22 @@ def test_drug_map_lists_and_highlights_candidates(
     original = Neurix.repurposing_candidates
 
     def relaxed(
-        self: Neurix, predictions: pd.DataFrame, sample: str, tumour_type: str | None = None
+        self: Neurix,
+        predictions: pd.DataFrame,
+        sample: str,
+        tumour_type: str | None = None,
+        suggested_lineage: str | None = None,
     ) -> pd.DataFrame:
-        return original(self, predictions, sample, tumour_type, max_z=100.0, min_rho=-100.0).head(7)
+        return original(
+            self,
+            predictions,
+            sample,
+            tumour_type,
+            suggested_lineage or "Lung",
+            max_z=100.0,
+            min_rho=-100.0,
+            max_auc=100.0,
+        ).head(7)
 
     monkeypatch.setattr(Neurix, "repurposing_candidates", relaxed)
     at = _page(with_example, "drug_map")

@@ -58,7 +58,7 @@ def test_classification_rules() -> None:
     assert (
         classify_drug("dopamine receptor antagonist", "DRD2", "", "neurology/psychiatry")[0] == "non-oncology"
     )
-    assert classify_drug("", "", "", "")[0] == "targeted"  # a screened anticancer compound without annotation
+    assert classify_drug("", "", "Unclassified", "")[0] == "uncharacterised"  # no mechanism annotated
 
 
 def test_shared_gdsc_prism_compounds(full) -> None:

@@ -124,7 +124,11 @@ def profile_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     neurix = Neurix.load(os.environ.get("NEURIX_BUNDLE") or None)
     examples = neurix.example_profiles()
     predictions = neurix.predict(neurix.prepare(examples))
-    counts = {s: len(neurix.repurposing_candidates(predictions, str(s))) for s in examples.index}
+    lineage = {s: str(neurix.example_responses(str(s))["lineage"].iloc[0]) for s in examples.index}
+    counts = {
+        s: len(neurix.repurposing_candidates(predictions, str(s), suggested_lineage=lineage[s]))
+        for s in examples.index
+    }
     chosen = sorted(examples.index, key=lambda s: -counts[s])[:2]
     path = tmp_path_factory.mktemp("e2e") / "tumour_profile.csv"
     examples.loc[chosen].T.rename_axis("gene").to_csv(path, float_format="%.4f")

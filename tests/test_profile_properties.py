@@ -72,7 +72,7 @@ def check(data: bytes, filename: str = "upload.csv", **kwargs: str) -> None:
     assert parsed.expression.columns.is_unique and parsed.expression.index.is_unique
     assert parsed.expression.shape[0] <= LIMITS.max_samples
     assert parsed.expression.notna().any(axis=0).all(), "genes missing in every sample must be dropped"
-    assert parsed.value_scale in ("log2tpm", "tpm", "counts", "zscore")
+    assert parsed.value_scale in ("log2tpm", "tpm", "counts", "zscore", "log2")
     assert parsed.orientation in ("samples_by_genes", "genes_by_samples")
     assert parsed.n_mapped_genes <= parsed.n_input_genes
     assert len(parsed.fingerprint) == 64
@@ -99,7 +99,7 @@ def test_random_bytes(data: bytes, filename: str) -> None:
     encoding=ENCODINGS,
     newline=st.sampled_from(["\n", "\r\n", "\r"]),
     compress=st.booleans(),
-    values=st.sampled_from(["auto", "auto", "log2tpm", "tpm", "counts", "zscore"]),
+    values=st.sampled_from(["auto", "auto", "log2tpm", "tpm", "counts", "zscore", "log2"]),
 )
 def test_malformed_delimited_tables(
     rows: list[list[str]], delimiter: str, encoding: str, newline: str, compress: bool, values: str

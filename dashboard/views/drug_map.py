@@ -20,23 +20,27 @@ COLOUR_OPTIONS = {
 ANY_TUMOUR = ""
 
 
-def _tumour_type(profile: w.LoadedProfile | None, sample: str | None) -> str | None:
-    """Tumour-type selector; defaults to an example cell line's lineage when it is a known type."""
+def _tumour_type(profile: w.LoadedProfile | None, sample: str | None) -> tuple[str | None, str | None]:
+    """(chosen tumour type, suggested lineage): an example cell line's lineage is offered as a labelled
+    suggestion; an upload needs a choice."""
     types = tumour_types()
-    default = ""
+    suggested = None
     if profile is not None and sample is not None:
         lineage = profile.sample_info.get(sample, {}).get("lineage", "")
-        default = lineage if lineage in types else ""
+        suggested = lineage if lineage in types else None
     options = [ANY_TUMOUR, *types]
     choice = st.selectbox(
-        "Tumour type of the sample",
+        "Tumour type of the sample (OncoTree lineage)",
         options,
-        index=options.index(default),
-        format_func=lambda t: t or "Not specified (every drug counts as off-indication)",
+        index=0,
+        format_func=lambda t: (
+            t or (f"Not chosen: using the suggested {suggested}" if suggested else "Choose a tumour type…")
+        ),
         key=f"{w.TUMOUR_KEY}_{profile.fingerprint if profile else ''}_{sample}",
-        help="Drugs already approved for this tumour type are not repurposing candidates.",
+        help="Drugs already approved for this tumour type are not repurposing candidates; indications are "
+        "matched to lineages through a vocabulary of indication terms.",
     )
-    return choice or None
+    return choice or None, suggested
 
 
 def _candidate_table(candidates: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
@@ -51,6 +55,7 @@ def _candidate_table(candidates: pd.DataFrame, names: dict[str, str]) -> pd.Data
             "drug",
             "drug_class",
             "z_log_auc",
+            "predicted_auc",
             "reliability",
             "cv_rho",
             "phase",
@@ -75,7 +80,7 @@ def render() -> None:
         "Colour drugs by", list(COLOUR_OPTIONS), format_func=COLOUR_OPTIONS.get, key="map_colour"
     )
     with cols[1]:
-        tumour = _tumour_type(profile, sample) if profile is not None else None
+        tumour, suggested = _tumour_type(profile, sample) if profile is not None else (None, None)
     st.caption(
         "Each point is a drug placed by the model's learnt drug representation: drugs close together are "
         "predicted to act on similar tumours. Hover for target, phase, indication and this sample's "
@@ -85,17 +90,25 @@ def render() -> None:
     predictions: dict[str, float] = {}
     if profile is not None and sample is not None:
         rows = profile.sample_predictions(sample)
-        predictions = dict(zip(rows["drug_key"], rows["z_log_auc"].astype(float), strict=True))
-        candidates = neurix.repurposing_candidates(profile.predictions, sample, tumour_type=tumour)
+        by_compound = dict(zip(rows["compound_id"], rows["z_log_auc"].astype(float), strict=True))
+        predictions = {
+            key: by_compound[c]
+            for key, c in zip(table["drug_key"], table["compound_id"], strict=True)
+            if c in by_compound
+        }
+        if tumour or suggested:
+            candidates = neurix.repurposing_candidates(
+                profile.predictions, sample, tumour_type=tumour, suggested_lineage=suggested
+            )
     else:
         st.info(
             "Load a profile (Predict page or an example) to highlight its repurposing candidates.",
             icon=":material/info:",
         )
+    representative = dict(zip(table["compound_id"], table["drug_key"], strict=True))
+    highlighted = [representative.get(c) for c in candidates.get("compound_id", pd.Series(dtype=str))]
     st.plotly_chart(
-        drug_map_scatter(
-            table, colour_by, predictions, candidates.get("drug_key", pd.Series(dtype=str)).tolist()
-        ),
+        drug_map_scatter(table, colour_by, predictions, [key for key in highlighted if key]),
         key="drug_map",
         config={"displaylogo": False},
     )
@@ -103,15 +116,30 @@ def render() -> None:
         return
     st.subheader(f"Repurposing candidates · {profile.sample_label(sample or '')}")
     st.markdown(
-        "A drug is a candidate when its predicted z log AUC is ≤ −1 (more sensitive than ~85% of cell "
-        "lines), its cross-validated ρ is ≥ 0.2, and its approved indication does not cover the tumour "
-        "type. Non-oncology drugs are listed first, then by strength × reliability. Candidates are "
-        "hypotheses for research, not treatment suggestions."
+        "A compound is a candidate when its predicted z log AUC is ≤ −1 (more sensitive than ~85% of cell "
+        "lines) **and** its predicted AUC is ≤ 0.8 (real killing over the tested doses, from the drug's own "
+        "training distribution), its prediction is reliable (measured hit rate ≥ 50% where the model has one, "
+        "else cross-validated ρ ≥ 0.2), it is launched or in clinical phases 1–3, and none of its approved "
+        "indications names the tumour type. Non-oncology drugs are listed first, then by strength × "
+        "reliability. Candidates are hypotheses for research, not treatment suggestions."
     )
+    if not tumour and not suggested:
+        st.info(
+            "Choose the tumour type above to list repurposing candidates: without it, every drug would count "
+            "as outside its approved indications.",
+            icon=":material/info:",
+        )
+        return
+    if not tumour:
+        st.warning(
+            f"Tumour type not chosen: using **{suggested}**, the lineage of this example cell line, as a "
+            "suggestion. Choose the tumour type above if it differs.",
+            icon=":material/help:",
+        )
     if candidates.empty:
         has_rho = neurix.bundle.drugs["cv_rho"].notna().any()
         reason = (
-            "no drug passes all three criteria for this sample"
+            "no compound passes all the criteria for this sample"
             if has_rho
             else "this model bundle has no cross-validated ρ, so no prediction counts as reliable"
         )
@@ -125,6 +153,7 @@ def render() -> None:
             "drug": "Drug",
             "drug_class": "Class",
             "z_log_auc": st.column_config.NumberColumn("Predicted z log AUC", format="%.2f"),
+            "predicted_auc": st.column_config.NumberColumn("Predicted AUC", format="%.2f"),
             "reliability": "Reliability",
             "cv_rho": st.column_config.NumberColumn("CV ρ", format="%.2f"),
             "phase": "Phase",

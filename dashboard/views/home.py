@@ -8,7 +8,14 @@ import streamlit as st
 
 from dashboard import widgets as w
 from neurix_core.api import Neurix
-from neurix_core.report.text import CITATIONS, CLAIMS, NON_CLAIMS, SIGN_CONVENTION
+from neurix_core.report.text import (
+    CITATIONS,
+    CLAIMS,
+    NON_CLAIMS,
+    PLATFORM_CAVEAT,
+    SIGN_CONVENTION,
+    training_data_text,
+)
 
 
 def _fmt(value: object, digits: int = 3) -> str:
@@ -55,7 +62,13 @@ def _model_card(neurix: Neurix) -> None:
     )
     n_lines = validation.get("n_cell_lines")
     cols = st.columns(5)
-    cols[0].metric("Drugs", f"{len(bundle.drugs):,}")
+    cols[0].metric(
+        "Compounds",
+        f"{bundle.drugs['compound_id'].nunique():,}",
+        f"{len(bundle.drugs):,} screen entries",
+        delta_color="off",
+        delta_arrow="off",
+    )
     cols[1].metric("Training cell lines", f"{n_lines:,}" if isinstance(n_lines, int) else "n/a")
     cols[2].metric("Genes (input)", f"{len(bundle.genes):,}")
     cols[3].metric("Mean per-drug ρ (CV)", _fmt(overall.get("mean_rho")) if overall else "n/a")
@@ -69,23 +82,28 @@ def _model_card(neurix: Neurix) -> None:
             "'unvalidated'. Use a bundle trained with cross-validation for real use.",
             icon=":material/info:",
         )
+    drugs = bundle.drugs
+    n_compounds = drugs["compound_id"].nunique() if "compound_id" in drugs else len(drugs)
     st.markdown(
-        "**Training data:** drug responses (log AUC, z-scored per drug) of cancer cell lines in the "
-        f"{', '.join(map(str, manifest.get('screens', []))) or 'GDSC'} screens, with DepMap RNA-seq "
-        "expression. **Model:** a two-tower neural network (expression tower × drug tower from structure "
-        "fingerprints and annotations), as in NeurixAI. **Validation:** 5-fold cross-validation over "
-        "cell lines (the per-drug Spearman ρ behind every reliability badge), a ridge-regression "
-        "baseline and cross-lab transfer where the bundle includes them: see the Model page."
+        "**Training data:** "
+        + training_data_text(len(bundle.genes), len(drugs), n_compounds)
+        + " **Model:** a two-tower neural network (expression tower × drug tower from structure fingerprints "
+        "and a learnt drug identity), as in NeurixAI. **Validation:** 5-fold cross-validation over cell lines "
+        "(the per-drug Spearman ρ behind every reliability badge), a ridge-regression baseline and cross-lab "
+        "transfer where the bundle includes them: see the Model page."
     )
+    st.info(f"**Platform.** {PLATFORM_CAVEAT}", icon=":material/compare_arrows:")
     st.page_link("views/model.py", label="All validation figures", icon=":material/analytics:")
 
 
 def render() -> None:
     neurix = w.get_neurix()
     st.title("Neurix · explainable drug-response prediction")
+    n_compounds = f"{neurix.bundle.drugs['compound_id'].nunique():,}" if neurix else "hundreds of"
     st.markdown(
-        "Neurix reads a tumour's RNA-seq expression profile and predicts how sensitive it is to "
-        f"{f'{len(neurix.bundle.drugs):,}' if neurix else 'hundreds of'} cancer and non-cancer drugs, "
+        "Neurix reads a tumour's gene expression profile and predicts how sensitive it is to "
+        f"{n_compounds} cancer and "
+        "non-cancer compounds, "
         "relative to the cancer cell lines the model learnt from, then shows **which genes drove each "
         "prediction** and how far each drug's prediction can be trusted."
     )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import widgets as w
 from neurix_core.api import Neurix
+from neurix_core.data.drug_classes import class_overrides
 from neurix_core.report.figures import (
     external_histogram,
     loss_curve,
@@ -17,6 +18,7 @@ from neurix_core.report.figures import (
     rho_histogram,
     ridge_comparison,
 )
+from neurix_core.report.text import PLATFORM_CAVEAT, training_data_text
 
 EXTERNAL_TITLES = {
     "gdsc_to_prism": "GDSC → PRISM: trained on GDSC cell lines, scored against PRISM measurements",
@@ -56,9 +58,29 @@ def _version(neurix: Neurix) -> None:
     )
     cols = st.columns(3)
     cols[0].metric("Genes", f"{len(neurix.bundle.genes):,}")
-    cols[1].metric("Drugs", f"{len(neurix.bundle.drugs):,}")
+    cols[1].metric(
+        "Compounds (screen entries)",
+        f"{neurix.bundle.drugs['compound_id'].nunique():,} ({len(neurix.bundle.drugs):,})",
+    )
     n_lines = (neurix.bundle.validation or {}).get("n_cell_lines")
     cols[2].metric("Training cell lines", f"{n_lines:,}" if isinstance(n_lines, int) else "n/a")
+
+
+def _training_data(neurix: Neurix) -> None:
+    """What the model was trained on and the platform caveat (same words as the Home page and the report)."""
+    st.subheader("Training data and platform")
+    drugs = neurix.bundle.drugs
+    st.markdown(training_data_text(len(neurix.bundle.genes), len(drugs), drugs["compound_id"].nunique()))
+    st.info(PLATFORM_CAVEAT, icon=":material/compare_arrows:")
+    with st.expander("Drug classes: rules and hand-checked overrides", icon=":material/rule:"):
+        st.markdown(
+            "Precedence: a hand-checked override (below, each with its source) > a non-oncology Repurposing "
+            "Hub disease area > a cytotoxic mechanism (chemotherapy) > an oncology disease area or any "
+            "annotated mechanism (targeted) > nothing annotated (uncharacterised). All screen entries of a "
+            "compound share one class. The cross-validation table below counts classes as they were at "
+            "training time."
+        )
+        st.dataframe(class_overrides().reset_index(), hide_index=True)
 
 
 def _cross_validation(neurix: Neurix) -> None:
@@ -165,6 +187,7 @@ def render() -> None:
     if neurix is None:
         return
     _version(neurix)
+    _training_data(neurix)
     _cross_validation(neurix)
     _ridge(neurix)
     _external(neurix)

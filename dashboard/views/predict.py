@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import widgets as w
 from neurix_core.api import Neurix
+from neurix_core.quality import IMPUTED_WARNING
 from neurix_core.report.figures import prediction_bars
 from neurix_core.report.text import MODERATE_RHO, RELIABILITY_EXPLANATION, SIGN_CONVENTION, reliability
 
@@ -17,6 +18,13 @@ TABLE_COLUMNS = {
     "drug": st.column_config.TextColumn("Drug"),
     "drug_class": st.column_config.TextColumn("Class"),
     "z_log_auc": st.column_config.NumberColumn("Predicted z log AUC", format="%.2f"),
+    "predicted_auc": st.column_config.NumberColumn(
+        "Predicted AUC",
+        format="%.2f",
+        help="Back-transformed from the drug's training distribution of log AUC (1 = no killing over the "
+        "tested doses)",
+    ),
+    "n_entries": st.column_config.NumberColumn("Screen entries", width="small"),
     "measured_z_log_auc": st.column_config.NumberColumn("Measured z log AUC", format="%.2f"),
     "reliability": st.column_config.TextColumn("Reliability", help=RELIABILITY_EXPLANATION),
     "cv_rho": st.column_config.NumberColumn("CV ρ", format="%.2f"),
@@ -31,59 +39,127 @@ def _safe_name(text: str) -> str:
 
 
 def _detection(profile: w.LoadedProfile, sample: str) -> None:
-    """What the parser detected, so users can spot a wrong orientation or scale before trusting the bars."""
+    """What the parser detected and the data quality of every sample, before any result is shown."""
+    quality = profile.quality
+    current = next((q for q in quality.samples if q.sample == sample), None) if quality else None
     with st.expander(
-        "What was detected in the file", expanded=not profile.is_example, icon=":material/fact_check:"
+        "What was detected in the file, and data quality",
+        expanded=not profile.is_example,
+        icon=":material/fact_check:",
     ):
         summary = profile.summary()
-        cols = st.columns(3)
+        cols = st.columns(4)
         cols[0].metric("Samples", summary["Samples"])
         cols[1].metric(
-            "Genes recognised",
+            "Gene labels recognised",
             f"{profile.n_mapped_genes:,}",
             f"of {profile.n_input_genes:,} in the file",
             delta_color="off",
             delta_arrow="off",
         )
-        cols[2].metric(
-            "Model genes measured",
-            f"{profile.coverage(sample):.0%}",
-            "this sample",
-            delta_color="off",
-            delta_arrow="off",
-        )
+        if current is not None:
+            cols[2].metric(
+                "Model genes measured",
+                f"{current.genes_measured:,}",
+                f"of {current.model_genes:,} · this sample",
+                delta_color="off",
+                delta_arrow="off",
+            )
+            cols[3].metric(
+                "Imputed (training mean)",
+                f"{current.imputed:,}",
+                f"{current.imputed_fraction:.1%}: {current.genes_absent:,} not in file, "
+                f"{current.values_missing:,} empty/NA",
+                delta_color="off",
+                delta_arrow="off",
+            )
         st.markdown(
             f"**Orientation:** {summary['Orientation']}  \n**Gene identifiers:** "
             f"{summary['Gene identifiers']}  \n**Value scale:** {summary['Value scale']}"
-            + (
-                " (auto-detected)"
-                if st.session_state.get("neurix_value_scale", "auto") == "auto"
-                else " (chosen)"
-            )
         )
-        if len(profile.samples) > 1:
-            coverage = pd.DataFrame(
-                {
-                    "sample": profile.samples,
-                    "model genes measured": [profile.coverage(s) for s in profile.samples],
-                }
-            )
+        if quality is not None and len(quality.samples) > 1:
+            table = quality.table()
             st.dataframe(
-                coverage,
+                table[["sample", "genes_measured", "imputed", "imputed_fraction", "status"]],
                 hide_index=True,
-                height=min(300, 40 + 35 * len(coverage)),
+                height=min(300, 40 + 35 * len(table)),
                 column_config={
-                    "model genes measured": st.column_config.ProgressColumn(
-                        "model genes measured", format="percent", min_value=0.0, max_value=1.0
-                    )
+                    "genes_measured": st.column_config.NumberColumn("model genes measured"),
+                    "imputed": st.column_config.NumberColumn("imputed"),
+                    "imputed_fraction": st.column_config.ProgressColumn(
+                        "imputed", format="percent", min_value=0.0, max_value=1.0
+                    ),
                 },
+            )
+        if quality is not None and quality.unrecognised_labels:
+            labels = quality.unrecognised_labels
+            st.markdown(
+                f"**{len(labels):,} gene label(s) not recognised** (ignored): "
+                + ", ".join(f"`{label}`" for label in labels[:20])
+                + (" …" if len(labels) > 20 else "")
+            )
+            st.download_button(
+                "Download the unrecognised labels (CSV)",
+                quality.unrecognised_csv(),
+                file_name="neurix_unrecognised_labels.csv",
+                mime="text/csv",
+                icon=":material/download:",
+                on_click="ignore",
             )
         if not profile.is_example:
             st.caption(
-                "Wrong scale? Override it with the *Value scale* selector above; the file is re-read at once."
+                "Wrong scale? Override it with the *Value scale* selector above; the file is re-read at once. "
+                f"Samples with more than {IMPUTED_WARNING:.0%} of the model's genes imputed are flagged; "
+                "samples measuring under half of them are refused."
             )
+    flagged = quality.flagged if quality is not None else []
+    if flagged:
+        st.warning(
+            f"**{len(flagged)} sample(s) rely on imputed values** (missing genes are set to the training "
+            "mean, which pulls predictions towards the average cell line):\n"
+            + "\n".join(f"- {q.message()}" for q in flagged),
+            icon=":material/warning:",
+        )
     if profile.warnings:
         st.warning("\n".join(f"- {message}" for message in profile.warnings), icon=":material/warning:")
+
+
+def _entries(profile: w.LoadedProfile, shown: pd.DataFrame, sample: str) -> None:
+    """The screen entries (GDSC1/GDSC2, repeated ids) behind the compounds shown, one click away."""
+    multi = shown[shown["n_entries"] > 1] if "n_entries" in shown else shown.iloc[0:0]
+    if multi.empty or profile.screen_predictions is None:
+        return
+    with st.expander(
+        f"Screen entries behind these compounds ({len(multi)} screened more than once)",
+        icon=":material/layers:",
+    ):
+        st.caption(
+            "GDSC screened many compounds in GDSC1 and GDSC2 (and some twice in GDSC1). The compound row shows "
+            "the entry chosen by the reliability-weighted median of the entries' predictions (weight: "
+            "cross-validated ρ); every number in the row belongs to that entry."
+        )
+        screen = profile.screen_predictions
+        rows = screen[(screen["sample"] == sample) & screen["compound_id"].isin(multi["compound_id"])].copy()
+        rows["used"] = rows["drug_key"].isin(set(multi["drug_key"]))
+        rows["entry"] = rows["screen"].astype(str) + " #" + rows["drug_id"].astype(str)
+        names = multi.set_index("compound_id")["drug_name"]
+        rows["compound"] = rows["compound_id"].map(names)
+        order = {c: i for i, c in enumerate(multi["compound_id"])}
+        rows = rows.sort_values(
+            ["compound_id", "z_log_auc"], key=lambda s: s.map(order) if s.name == "compound_id" else s
+        )
+        st.dataframe(
+            rows[["compound", "entry", "used", "z_log_auc", "predicted_auc", "cv_rho"]],
+            hide_index=True,
+            column_config={
+                "used": st.column_config.CheckboxColumn(
+                    "shown", help="the entry the compound row comes from"
+                ),
+                "z_log_auc": st.column_config.NumberColumn("Predicted z log AUC", format="%.2f"),
+                "predicted_auc": st.column_config.NumberColumn("Predicted AUC", format="%.2f"),
+                "cv_rho": st.column_config.NumberColumn("CV ρ", format="%.2f"),
+            },
+        )
 
 
 def _filters(rows: pd.DataFrame) -> pd.DataFrame:
@@ -141,6 +217,7 @@ def _table(rows: pd.DataFrame, measured: pd.Series | None, names: dict[str, str]
     table["drug"] = table["drug_key"].map(names)
     table["reliability"] = [f"{t.symbol} {t.tier}" for t in map(reliability, table["cv_rho"])]
     columns = ["rank", "drug", "drug_class", "z_log_auc"]
+    columns += [c for c in ("predicted_auc", "n_entries") if c in table]
     if measured is not None:
         table["measured_z_log_auc"] = table["drug_key"].map(measured)
         columns.append("measured_z_log_auc")
@@ -174,7 +251,7 @@ def render() -> None:
     measured = w.measured_responses(neurix, profile, sample)
     n_reliable = int((rows["cv_rho"].fillna(-1) >= MODERATE_RHO).sum())
     cols = st.columns(3)
-    cols[0].metric("Drugs scored", f"{len(rows):,}")
+    cols[0].metric("Compounds scored", f"{len(rows):,}")
     cols[1].metric("With reliable predictions (ρ ≥ 0.2)", f"{n_reliable:,}")
     if measured is not None:
         paired = rows.assign(measured=rows["drug_key"].map(measured)).dropna(subset=["measured"])
@@ -214,6 +291,7 @@ def render() -> None:
         st.markdown("●●● high · ●●○ moderate · ●○○ low · ○○○ unvalidated. Colours show the drug class.")
 
     st.dataframe(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
+    _entries(profile, shown, sample)
     cols = st.columns(2)
     cols[0].download_button(
         "Download all predictions for this sample (CSV)",

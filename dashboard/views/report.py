@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import widgets as w
 from neurix_core.report.html import build_report
+from neurix_core.report.text import training_data_text
 
 
 def _file_name(sample: str, generated: dt.datetime) -> str:
@@ -63,6 +64,12 @@ def render() -> None:
             genes_per_drug=per_side,
             generated=generated,
             interactive=figures,
+            data_quality=profile.quality.table() if profile.quality is not None else None,
+            model_text=training_data_text(
+                len(neurix.bundle.genes),
+                len(neurix.bundle.drugs),
+                neurix.bundle.drugs["compound_id"].nunique(),
+            ),
         )
 
     preview = build(False)

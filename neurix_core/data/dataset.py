@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.data.cell_lines import gdsc_model_ids, lineage_table
+from neurix_core.data.drug_table import complete_drug_table
 from neurix_core.data.drugs import DRUG_COLUMNS, HubIndex, gdsc_drug_table, prism_drug_table
 from neurix_core.data.layout import DataLayout
 from neurix_core.errors import NeurixError
@@ -178,7 +179,7 @@ def build_dataset(data_dir: str | Path, screens: Sequence[str] = ("GDSC1", "GDSC
         cell_lines=cell_lines,
         genes=list(expression.columns),
         expression=expression.loc[cell_lines].to_numpy(dtype=np.float32),
-        drugs=drugs[DRUG_COLUMNS],
+        drugs=complete_drug_table(drugs[DRUG_COLUMNS]),  # compound ids, curated classes
         log_auc=matrix.to_numpy(dtype=np.float32),
         cell_info=lineage_table(models, mapping).reindex(cell_lines),
         source_fingerprint=file_fingerprint(used_files),

@@ -1,14 +1,19 @@
 """The drug table: one row per (screen, native drug id), annotated and classified.
 
-Drug classes (``targeted`` / ``chemotherapy`` / ``non-oncology``) follow these rules, in order:
+Drug classes (``targeted`` / ``chemotherapy`` / ``non-oncology`` / ``uncharacterised``), in order of precedence:
 
+0. **override** – the hand-checked table ``drug_class_overrides.csv`` (one source per row: label, ATC code or
+   paper), applied per compound in ``neurix_core/data/drug_classes.py``; it wins over every rule below.
 1. **non-oncology** – the Repurposing Hub / PRISM disease area is annotated and names neither oncology nor a
    haematological malignancy (e.g. an anthelmintic or an antipsychotic screened for anticancer potential).
-2. **chemotherapy** – the mechanism or target is classic cytotoxic: DNA alkylating/crosslinking agents and
-   platinum, topoisomerase I/II poisons, anthracyclines, antimetabolites (nucleoside analogues, antifolates,
-   thymidylate synthase, ribonucleotide reductase), microtubule stabilisers/destabilisers, DNA-break inducers.
-3. **targeted** – everything else with an anticancer annotation or screened as an anticancer compound
-   (kinase, epigenetic, apoptosis, ... inhibitors).
+2. **chemotherapy** – the Hub MOA or the GDSC target/pathway is classic cytotoxic: DNA alkylating/crosslinking
+   agents and platinum, topoisomerase I/II poisons, anthracyclines, antimetabolites (nucleoside analogues,
+   antifolates, thymidylate synthase, ribonucleotide reductase), microtubule stabilisers/destabilisers, DNA-break
+   inducers.
+3. **targeted** – an oncology disease area, or any annotated mechanism (Hub MOA, GDSC target or pathway) that is not
+   cytotoxic: kinase, epigenetic, apoptosis, hormone-receptor, ... inhibitors.
+4. **uncharacterised** – no disease area and no mechanism at all (GDSC's 'Unclassified' NSC compounds and natural
+   products): calling these 'targeted' would claim a mechanism nobody annotated.
 """
 
 from __future__ import annotations
@@ -48,8 +53,11 @@ def normalise_name(name: object) -> str:
     return re.sub(r"[^A-Z0-9]", "", str(name).upper())
 
 
+UNANNOTATED = re.compile(r"^(unclassified|not defined|other|)$", re.IGNORECASE)
+
+
 def classify_drug(moa: str, targets: str, pathway: str, disease_area: str) -> tuple[str, str]:
-    """Class and the rule that decided it (see module docstring)."""
+    """Class and the rule that decided it (rules 1–4 of the module docstring; overrides come later)."""
     area = (disease_area or "").strip()
     mechanism = " ".join(filter(None, [moa, targets, pathway]))
     if area and not ONCOLOGY_AREA.search(area):
@@ -57,7 +65,11 @@ def classify_drug(moa: str, targets: str, pathway: str, disease_area: str) -> tu
     match = CHEMOTHERAPY_PATTERN.search(mechanism)
     if match:
         return "chemotherapy", f"cytotoxic mechanism: {match.group(0)}"
-    return "targeted", "anticancer, non-cytotoxic mechanism" if mechanism else "anticancer screen compound"
+    if area:
+        return "targeted", f"disease area: {area}, non-cytotoxic mechanism"
+    if any(not UNANNOTATED.match((text or "").strip()) for text in (moa, targets, pathway)):
+        return "targeted", "annotated non-cytotoxic mechanism"
+    return "uncharacterised", "no mechanism or disease area annotated"
 
 
 def _text(value: object) -> str:

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from neurix_core import __version__
+from neurix_core.data.drug_table import complete_drug_table
 from neurix_core.errors import BundleError
 from neurix_core.features.scaling import GeneScaler
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
@@ -38,7 +39,7 @@ BUNDLE_FORMAT = "neurix-bundle"
 BUNDLE_FORMAT_VERSION = 1
 REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
 OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv")
-NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines")
+NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines", "log_auc_mean", "log_auc_sd")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 
 
@@ -247,6 +248,8 @@ def _load_bundle(directory: Path) -> ModelBundle:
         for column in NUMERIC_DRUG_COLUMNS:
             if column in drugs.columns:
                 drugs[column] = pd.to_numeric(drugs[column], errors="coerce")
+        # compound ids, curated classes and per-drug log-AUC scale, also for bundles trained before they existed
+        drugs = complete_drug_table(drugs, arrays["target_mean"], arrays["target_std"])
         validation = json.loads((directory / "validation.json").read_text(encoding="utf-8"))
         listed = set(manifest["files"])  # optional files are used only when their checksum was verified
         examples = pd.read_parquet(directory / "examples.parquet").T if "examples.parquet" in listed else None

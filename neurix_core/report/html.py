@@ -24,6 +24,7 @@ from neurix_core.report.text import (
     DISCLAIMER,
     NON_CLAIMS,
     OTHER_COLOUR,
+    PLATFORM_CAVEAT,
     RELIABILITY_EXPLANATION,
     RESISTANCE_COLOUR,
     SENSITISING_COLOUR,
@@ -189,6 +190,30 @@ def _figures_html(
     return bars, per_drug
 
 
+COMPOUND_NOTE = (
+    " One row per compound: where GDSC screened a compound more than once, the row is its screen entry chosen "
+    "by the reliability-weighted median of the entries' predictions."
+)
+
+
+def _quality_table(quality: pd.DataFrame, sample: str) -> str:
+    """Data quality of the sample: model genes measured, absent and missing (imputed), status."""
+    rows = quality[quality["sample"].astype(str) == str(sample)]
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    status = {"ok": "ok", "warning": "more than 5% imputed", "refused": "refused"}.get(
+        row["status"], row["status"]
+    )
+    return (
+        "<h3>Data quality</h3><table>"
+        f"<tr><th>Model genes measured</th><td>{int(row['genes_measured']):,} of {int(row['model_genes']):,}</td></tr>"
+        f"<tr><th>Imputed (training mean)</th><td>{int(row['imputed']):,} ({row['imputed_fraction']:.1%}): "
+        f"{int(row['genes_absent']):,} not in the file, {int(row['values_missing']):,} empty or NA</td></tr>"
+        f"<tr><th>Status</th><td>{_e(status)}</td></tr></table>"
+    )
+
+
 def build_report(
     sample: str,
     predictions: pd.DataFrame,
@@ -204,6 +229,8 @@ def build_report(
     genes_per_drug: int = 10,
     generated: dt.datetime | None = None,
     interactive: bool = False,
+    data_quality: pd.DataFrame | None = None,
+    model_text: str = "",
 ) -> str:
     """The report as one HTML string.
 
@@ -223,6 +250,7 @@ def build_report(
         explanations[explanations["sample"].astype(str) == str(sample)] if len(explanations) else explanations
     )
     drug_keys = list(dict.fromkeys(explanations["drug_key"])) if len(explanations) else []
+    quality_html = _quality_table(data_quality, sample) if data_quality is not None else ""
     bars_html, gene_figures = (
         _figures_html(rows, explanations, drug_keys, genes_per_drug, measured, names)
         if interactive
@@ -281,9 +309,10 @@ Generated {_e(generated.isoformat())} · model version <b>{_e(manifest.get("mode
 (sha256)</th><td><code>{_e(fingerprint)}</code></td></tr>{summary_items}</table>
 <p class="small">The fingerprint identifies the uploaded file without containing it: recompute it with
 <code>sha256sum FILE</code>. This report contains no expression values from the input.</p>
+{quality_html}
 
 <h2>Top {len(rows)} predicted drugs</h2>
-<p class="small">{_e(SIGN_CONVENTION.split(" Gene relevance")[0])}</p>
+<p class="small">{_e(SIGN_CONVENTION.split(" Gene relevance")[0])}{_e(COMPOUND_NOTE if "n_entries" in rows else "")}</p>
 {_predictions_table(rows, measured, names)}
 <p class="small">{_e(RELIABILITY_EXPLANATION)} {_e(_cv_summary(validation))}</p>
 {bars_html}
@@ -292,6 +321,9 @@ Generated {_e(generated.isoformat())} · model version <b>{_e(manifest.get("mode
 <p class="small">{_e(SIGN_CONVENTION)} {TARGET_MARK} marks an annotated target of the drug.
 Expression is shown relative to the sample's own genes: high (z ≥ 1), low (z ≤ −1), otherwise average.</p>
 {"".join(drug_sections) if drug_sections else '<p class="small">No drugs were selected for explanation.</p>'}
+
+<h2>Model and training data</h2>
+<p class="small">{_e(model_text.replace("**", ""))} {_e(PLATFORM_CAVEAT)}</p>
 
 <h2>Limitations</h2>
 <ul>{non_claims}</ul>

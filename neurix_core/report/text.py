@@ -31,9 +31,32 @@ CLAIMS = (
 NON_CLAIMS = (
     "It does not predict patient outcome, survival or clinical benefit: it was trained on cell-line screens.",
     "It does not know dose, toxicity, pharmacokinetics, the tumour micro-environment or mutations.",
+    "It was trained on microarray expression; RNA-seq uploads carry a platform shift (see the Model page).",
     "Relevance shows what drove the model's prediction, not a proven biological mechanism.",
     "Predictions for drugs with low or missing cross-validated ρ are not better than chance.",
 )
+
+TRAINING_DATA = (
+    "Trained on drug responses of cancer cell lines in the GDSC1 and GDSC2 screens (log AUC, z-scored per drug "
+    "entry) with the GDSC cell lines' basal gene expression measured on **microarrays** (most likely Affymetrix, "
+    "as distributed; the original intensities are not available): {n_genes:,} genes, z-scored within each cell "
+    "line across genes. {n_entries:,} screen entries of {n_compounds:,} compounds (many compounds were screened "
+    "in both GDSC1 and GDSC2); results are shown per compound."
+)
+PLATFORM_CAVEAT = (
+    "Uploads are usually RNA-seq, a different platform. Neurix converts them to log2(TPM+1) (read counts: to "
+    "counts per million, as gene lengths are unknown) and z-scores each sample across the model's genes. This "
+    "removes each sample's offset and spread, but not per-gene differences between platforms (probe affinity, "
+    "dynamic range; for counts, gene length), so predictions from RNA-seq carry a platform shift that the "
+    "cross-validation on microarray data does not include. Its cost in accuracy is measured on cell lines "
+    "profiled on both platforms in benchmarks/platform_transfer.py."
+)
+
+
+def training_data_text(n_genes: int, n_entries: int, n_compounds: int) -> str:
+    """The model-card sentence about training data and platform, with this bundle's numbers."""
+    return TRAINING_DATA.format(n_genes=n_genes, n_entries=n_entries, n_compounds=n_compounds)
+
 
 SIGN_CONVENTION = (
     "Predictions are z-scored log AUC: negative means the sample is predicted to be more sensitive than "
@@ -99,9 +122,25 @@ def drug_label(name: object, screen: object) -> str:
 
 
 def drug_labels(drugs: Any) -> dict[str, str]:
-    """drug_key → display label, unique even where one screen lists a name twice (another supplier's batch
-    under another id): those get their id appended, e.g. 'Afatinib · GDSC1 #1377'. ``drugs`` is any table
-    with drug_key, drug_id, drug_name and screen columns (the bundle's drug table or a prediction table)."""
+    """drug_key → display label.
+
+    Compound-level tables (the bundle's drug table with ``compound_name``, or compound-level predictions with
+    ``n_entries``) label every screen entry with its compound's name ('Cisplatin'): users see one entry per
+    compound. Screen-level tables label entries by screen, unique even where one screen lists a name twice
+    (another supplier's batch under another id): 'Afatinib · GDSC1 #1377'.
+    """
+    if "compound_id" in drugs.columns and ({"compound_name", "n_entries"} & set(drugs.columns)):
+        column = "compound_name" if "compound_name" in drugs.columns else "drug_name"
+        by_key: dict[str, tuple[str, str]] = {}
+        for key, name, compound in zip(drugs["drug_key"], drugs[column], drugs["compound_id"], strict=True):
+            by_key.setdefault(str(key), (str(name), str(compound)))
+        compounds_per_name: dict[str, set[str]] = {}
+        for name, compound in by_key.values():
+            compounds_per_name.setdefault(name, set()).add(compound)
+        return {
+            key: name if len(compounds_per_name[name]) == 1 else f"{name} ({compound})"
+            for key, (name, compound) in by_key.items()
+        }
     unique: dict[str, tuple[str, object]] = {}  # several samples repeat each drug: one entry per key
     for key, name, screen, drug_id in zip(
         drugs["drug_key"], drugs["drug_name"], drugs["screen"], drugs["drug_id"], strict=True
@@ -119,6 +158,7 @@ CLASS_COLOURS = {
     "targeted": "#0072B2",
     "chemotherapy": "#D55E00",
     "non-oncology": "#009E73",
+    "uncharacterised": "#CC79A7",
 }
 OTHER_COLOUR = "#999999"
 SENSITISING_COLOUR = "#2166ac"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.data.dataset import ResponseData, build_dataset
+from neurix_core.data.drug_table import complete_drug_table
 from neurix_core.model.bundle import save_bundle
 from neurix_core.model.towers import TrainingConfig
 from neurix_core.repurpose.drug_map import compute_drug_map
@@ -172,6 +173,7 @@ def train_bundle(
     log("fitting the final model on all non-example cell lines")
     fitted = fit(model_data, training, architecture, fingerprints=fingerprints, progress=progress)
     profiles, responses = example_tables(data, examples, fitted)
+    drugs = complete_drug_table(drugs, fitted.target_scaler.mean, fitted.target_scaler.std)
     log("computing the drug map (UMAP of drug latent vectors)")
     drug_map = compute_drug_map(fitted.model, drugs)
     return save_bundle(

@@ -1,0 +1,185 @@
+"""Compound-level predictions: one row per (sample, compound) from the screen-level rows of ``prediction_table``.
+
+Why: GDSC screens many compounds in both GDSC1 and GDSC2 (and some twice in GDSC1), so the model has 697 screen
+entries for ~537 compounds. A clinician needs one answer per compound, with the screen entries one click away.
+
+**Consensus rule** (documented in the README): for each (sample, compound), the chosen entry is the
+*reliability-weighted median* of its screen entries' predicted z — the entry that minimises Σ_j w_j·|z − z_j|, with
+weight w = max(cross-validated ρ, 0.01) (ties: GDSC2, then more cell lines screened). With two entries this is the
+more reliable one; with three or more an entry that disagrees with the others cannot win alone. The compound row
+carries **all columns of the chosen entry** (z, predicted AUC, ρ, and whatever per-entry trust columns the
+prediction table has, such as percentile, interval_low/high, in_domain, domain_distance, hit_rate), so every number
+in a row belongs to one screen entry and stays coherent; ``n_entries``, ``z_min``/``z_max`` and ``entries`` show
+how far the screen entries agree.
+
+Absolute effect: ``predicted_auc`` = exp(log_auc_mean + z·log_auc_sd), the drug's training distribution of
+log AUC (the model's target scaler) turned back into an AUC (GDSC: 1 = no killing over the tested doses).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LEVELS = ("compound", "screen")
+# Output columns of ``neurix predict`` at each level (documented in the README; extra trust columns follow).
+SCREEN_COLUMNS = [
+    "sample",
+    "compound_id",
+    "drug_name",
+    "screen",
+    "drug_id",
+    "drug_key",
+    "drug_class",
+    "z_log_auc",
+    "predicted_auc",
+    "cv_rho",
+    "rank",
+]
+COMPOUND_COLUMNS = [
+    "sample",
+    "compound_id",
+    "drug_name",
+    "drug_class",
+    "z_log_auc",
+    "predicted_auc",
+    "cv_rho",
+    "rank",
+    "n_entries",
+    "z_min",
+    "z_max",
+    "screen",
+    "drug_id",
+    "drug_key",
+    "entries",
+]
+MIN_WEIGHT = 0.01
+
+
+def add_drug_columns(table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
+    """Add compound_id and predicted_auc (when the drug table has the log-AUC scale) to screen-level rows."""
+    info = drugs.set_index("drug_key")
+    table = table.copy()
+    table["compound_id"] = table["drug_key"].map(info["compound_id"])
+    if {"log_auc_mean", "log_auc_sd"} <= set(info.columns):
+        mean = table["drug_key"].map(info["log_auc_mean"]).to_numpy(dtype=np.float64)
+        sd = table["drug_key"].map(info["log_auc_sd"]).to_numpy(dtype=np.float64)
+        table["predicted_auc"] = np.exp(mean + table["z_log_auc"].to_numpy(dtype=np.float64) * sd)
+    else:
+        table["predicted_auc"] = np.nan
+    return table
+
+
+def entry_label(screen: object, drug_id: object) -> str:
+    return f"{screen} #{drug_id}"
+
+
+def _preference(drugs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per drug: consensus weight and a tie-break score (GDSC2 first, then more cell lines screened)."""
+    weight = drugs["cv_rho"].astype(float).fillna(0.0).clip(lower=MIN_WEIGHT).to_numpy()
+    cells = drugs["n_cell_lines"].astype(float).fillna(0.0) if "n_cell_lines" in drugs else 0.0
+    tie = (drugs["screen"] == "GDSC2").to_numpy() * 1e6 + np.asarray(cells, dtype=float)
+    return weight, tie
+
+
+def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (sample, compound) by the consensus rule of the module docstring, ranked within sample.
+
+    Works on the samples × drugs matrix: one small vectorised step per multi-entry compound (~140 of them).
+    """
+    table = screen_table if "compound_id" in screen_table else add_drug_columns(screen_table, drugs)
+    table = table.reset_index(drop=True)
+    samples = [str(v) for v in pd.unique(table["sample"].to_numpy(dtype=object))]
+    keys = drugs["drug_key"].tolist()
+    position = pd.Series(
+        np.arange(len(table)),
+        index=pd.MultiIndex.from_arrays([table["sample"].astype(str), table["drug_key"]]),
+    )
+    rows = (
+        position.reindex(pd.MultiIndex.from_product([samples, keys]))
+        .to_numpy()
+        .reshape(len(samples), len(keys))
+    )
+    z = np.where(
+        np.isnan(rows),
+        np.nan,
+        table["z_log_auc"].to_numpy(dtype=float)[np.nan_to_num(rows, nan=0).astype(int)],
+    )
+    weight, tie = _preference(drugs)
+    labels = (drugs["screen"].astype(str) + " #" + drugs["drug_id"].astype(str)).to_numpy().astype(object)
+    groups = list(drugs.groupby("compound_id", sort=False).indices.values())
+    n_samples = len(samples)
+    first = np.array([members[0] for members in groups])
+    chosen = rows[:, first].copy()  # samples × compounds: row numbers in ``table``, NaN = no prediction
+    n_entries = (~np.isnan(z[:, first])).astype(int)
+    z_min, z_max = z[:, first].copy(), z[:, first].copy()
+    entries = np.tile(labels[first], (n_samples, 1))
+    every = np.arange(n_samples)
+    for c, members in enumerate(groups):
+        if members.size == 1:
+            continue
+        zs = z[:, members]  # samples × entries
+        present = ~np.isnan(zs)
+        gaps = np.abs(zs[:, :, None] - zs[:, None, :])
+        cost = np.nansum(weight[members][None, None, :] * np.where(present[:, None, :], gaps, 0.0), axis=2)
+        # lexicographic choice: lowest cost, then higher weight, then GDSC2 / more cell lines
+        score = np.round(cost, 9) * 1e12 - weight[members][None, :] * 1e7 - tie[members][None, :] * 1e-3
+        pick = np.argmin(np.where(present, score, np.inf), axis=1)
+        chosen[:, c] = rows[every, members[pick]]
+        n_entries[:, c] = present.sum(axis=1)
+        z_min[:, c] = np.min(np.where(present, zs, np.inf), axis=1)
+        z_max[:, c] = np.max(np.where(present, zs, -np.inf), axis=1)
+        order = np.argsort(np.where(present, zs, np.inf), axis=1)
+        text = np.full(n_samples, "", dtype=object)
+        for p in range(members.size):
+            j = order[:, p]
+            value = zs[every, j]
+            part = labels[members[j]] + " " + np.char.mod("%+.2f", value).astype(object)
+            part = np.where(np.isnan(value), "", part)
+            text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
+        entries[:, c] = text
+    valid = ~np.isnan(chosen)
+    out = table.iloc[chosen[valid].astype(int)].copy()
+    out["n_entries"] = n_entries[valid]
+    out["z_min"] = z_min[valid]
+    out["z_max"] = z_max[valid]
+    out["entries"] = entries[valid]
+    names = drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
+    out["drug_name"] = out["compound_id"].map(names).fillna(out["drug_name"])
+    out = out.sort_values(["z_log_auc"], kind="stable")
+    out["_order"] = out["sample"].astype(str).map({s: i for i, s in enumerate(samples)})
+    out = out.sort_values("_order", kind="stable").drop(columns="_order")
+    out["rank"] = out.groupby("sample", sort=False).cumcount() + 1
+    extra = [c for c in out.columns if c not in COMPOUND_COLUMNS]
+    return out[COMPOUND_COLUMNS + extra].reset_index(drop=True)
+
+
+def representative_entries(drugs: pd.DataFrame) -> pd.Series:
+    """compound_id → drug_key of its most reliable screen entry (sample-independent views: drug map, lists)."""
+    ranked = drugs.assign(
+        _w=drugs["cv_rho"].astype(float).fillna(0.0).clip(lower=MIN_WEIGHT),
+        _g=drugs["screen"] == "GDSC2",
+        _n=drugs.get("n_cell_lines", 0),
+    ).sort_values(["_w", "_g", "_n", "drug_key"], ascending=[False, False, False, True])
+    return ranked.drop_duplicates("compound_id").set_index("compound_id")["drug_key"]
+
+
+def compound_list(drugs: pd.DataFrame) -> pd.DataFrame:
+    """One row per compound for ``neurix drugs``: id, name, class, reliability of its best entry, its entries."""
+    best = representative_entries(drugs)
+    info = drugs.set_index("drug_key")
+    entries = (
+        drugs.assign(label=drugs["screen"] + " #" + drugs["drug_id"].astype(str))
+        .groupby("compound_id")["label"]
+        .agg("; ".join)
+    )
+    table = pd.DataFrame({"compound_id": best.index, "best_entry": best.to_numpy()})
+    table["drug_name"] = table["best_entry"].map(info["compound_name"])
+    table["drug_class"] = table["best_entry"].map(info["drug_class"])
+    table["cv_rho"] = table["best_entry"].map(info["cv_rho"])
+    if "hit_rate" in info:
+        table["hit_rate"] = table["best_entry"].map(info["hit_rate"])
+    table["targets"] = table["best_entry"].map(info["targets"])
+    table["n_entries"] = table["compound_id"].map(drugs.groupby("compound_id").size())
+    table["entries"] = table["compound_id"].map(entries)
+    return table.sort_values("drug_name", key=lambda s: s.str.lower()).reset_index(drop=True)

@@ -1,0 +1,157 @@
+"""Data quality of an uploaded profile, per sample: what was measured, what was missing and imputed, and whether
+the sample can be scored.
+
+Why: missing values are imputed (to the training mean of the gene, 0 after scaling), which pulls predictions
+towards the average cell line. A user must see how much of each sample was imputed *before* the results, and the
+same figures must reach the CLI, API, dashboard and report, so they are computed once here.
+
+Rules (documented in the README):
+
+- *genes measured*: the model's genes with a finite value for the sample; *genes absent*: model genes that are
+  not in the file at all; *values missing*: model genes in the file whose value for this sample is empty or an NA
+  code (NA, NaN, null, ...). Absent and missing genes are **imputed**. Text in a value cell is not imputed: the
+  file is refused with the cell's position (a text cell usually means a shifted or mangled table).
+- a sample with more than ``IMPUTED_WARNING`` (5%) of the model's genes imputed gets a warning;
+- a sample measuring fewer than ``MIN_GENE_COVERAGE`` (50%) of the model's genes is **refused**: the whole file is
+  refused and every such sample is named, so nothing is scored on mostly imputed input.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from neurix_core.io.profile import ParsedProfile
+from neurix_core.predict import MIN_GENE_COVERAGE, align_to_genes, coverage_refusal
+
+IMPUTED_WARNING = 0.05
+
+
+@dataclass(frozen=True)
+class SampleQuality:
+    """One sample's coverage of the model's genes."""
+
+    sample: str
+    model_genes: int
+    genes_measured: int
+    genes_absent: int  # not in the file
+    values_missing: int  # in the file, empty or NA for this sample
+    status: str  # "ok" | "warning" | "refused"
+
+    @property
+    def imputed(self) -> int:
+        return self.genes_absent + self.values_missing
+
+    @property
+    def imputed_fraction(self) -> float:
+        return self.imputed / self.model_genes if self.model_genes else 1.0
+
+    def message(self) -> str:
+        text = (
+            f"{self.sample}: {self.genes_measured:,} of {self.model_genes:,} model genes measured; "
+            f"{self.imputed:,} imputed ({self.imputed_fraction:.1%}: {self.genes_absent:,} not in the file, "
+            f"{self.values_missing:,} empty or NA)"
+        )
+        if self.status == "refused":
+            return text + f" — below the {MIN_GENE_COVERAGE:.0%} needed, not scored"
+        if self.status == "warning":
+            return text + " — imputed genes pull the predictions towards the average cell line"
+        return text
+
+
+@dataclass
+class DataQuality:
+    """Per-sample quality plus what was recognised in the file (and what was not)."""
+
+    samples: list[SampleQuality]
+    n_input_labels: int
+    n_recognised_labels: int
+    unrecognised_labels: list[str] = field(default_factory=list)
+    value_scale: str = ""
+    scale_reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+    min_coverage: float = MIN_GENE_COVERAGE
+
+    @property
+    def refused(self) -> list[SampleQuality]:
+        return [s for s in self.samples if s.status == "refused"]
+
+    @property
+    def flagged(self) -> list[SampleQuality]:
+        return [s for s in self.samples if s.status != "ok"]
+
+    def table(self) -> pd.DataFrame:
+        """One row per sample (the figures the dashboard, CLI and report show)."""
+        rows = [
+            {**asdict(s), "imputed": s.imputed, "imputed_fraction": s.imputed_fraction} for s in self.samples
+        ]
+        columns = [
+            "sample",
+            "model_genes",
+            "genes_measured",
+            "genes_absent",
+            "values_missing",
+            "imputed",
+            "imputed_fraction",
+            "status",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    def unrecognised_csv(self) -> bytes:
+        """The unrecognised gene labels as a one-column CSV (for download)."""
+        buffer = io.StringIO()
+        pd.DataFrame({"unrecognised_label": self.unrecognised_labels}).to_csv(buffer, index=False)
+        return buffer.getvalue().encode("utf-8")
+
+    def refusal_message(self) -> str | None:
+        """One sentence naming every refused sample, or None."""
+        refused = self.refused
+        if not refused:
+            return None
+        low = [(s.sample, s.genes_measured / s.model_genes) for s in refused]
+        return coverage_refusal(low, refused[0].model_genes, self.min_coverage)
+
+
+def assess_quality(
+    profile: ParsedProfile | pd.DataFrame,
+    genes: Sequence[str],
+    min_coverage: float = MIN_GENE_COVERAGE,
+) -> DataQuality:
+    """Per-sample quality of a parsed profile (or a samples × genes frame) against the model's genes."""
+    expression = profile.expression if isinstance(profile, ParsedProfile) else profile
+    aligned = align_to_genes(expression, list(genes))
+    in_file = {str(c).upper() for c in expression.columns}
+    present = np.array([g.upper() in in_file for g in genes])
+    measured = np.isfinite(aligned)
+    n_genes = len(genes)
+    samples = []
+    for i, sample in enumerate(expression.index):
+        n_measured = int(measured[i].sum())
+        absent = int((~present).sum())
+        missing = int((present & ~measured[i]).sum())
+        fraction = (absent + missing) / n_genes if n_genes else 1.0
+        status = (
+            "refused"
+            if n_measured < min_coverage * n_genes
+            else ("warning" if fraction > IMPUTED_WARNING else "ok")
+        )
+        samples.append(SampleQuality(str(sample), n_genes, n_measured, absent, missing, status))
+    if isinstance(profile, ParsedProfile):
+        detection = profile.scale_detection
+        return DataQuality(
+            samples=samples,
+            n_input_labels=profile.n_input_genes,
+            n_recognised_labels=profile.n_mapped_genes,
+            unrecognised_labels=list(profile.unrecognised_labels),
+            value_scale=profile.value_scale,
+            scale_reason=detection.summary() if detection is not None else "",
+            warnings=list(profile.warnings),
+            min_coverage=min_coverage,
+        )
+    return DataQuality(
+        samples=samples, n_input_labels=expression.shape[1], n_recognised_labels=expression.shape[1]
+    )
