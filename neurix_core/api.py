@@ -66,17 +66,27 @@ class Neurix:
             data, filename, values=values, limits=limits or ProfileLimits(), known_genes=self.bundle.genes
         )
 
-    def prepare(self, profile: ProfileLike) -> ModelInput:
-        """Align to the model's genes and scale; a DataFrame is samples × gene symbols (log2(TPM+1) or z)."""
+    def prepare(self, profile: ProfileLike, scaling: str = "auto", platform: str = "auto") -> ModelInput:
+        """Align to the model's genes and scale; a DataFrame is samples × gene symbols (log2(TPM+1) or z).
+
+        ``scaling``: auto (best available for this upload), sample, cohort or reference; ``platform``: auto,
+        rnaseq or microarray. The choice and any warning are in ``ModelInput.scaling``.
+        """
         if isinstance(profile, ModelInput):
             return profile
-        expression = profile.expression if isinstance(profile, ParsedProfile) else profile
-        return prepare_input(self.bundle, expression, self.min_coverage)
+        if isinstance(profile, ParsedProfile):
+            return prepare_input(
+                self.bundle, profile.expression, self.min_coverage, scaling, platform, profile.value_scale
+            )
+        return prepare_input(self.bundle, profile, self.min_coverage, scaling, platform)
 
     # --- prediction ----------------------------------------------------------------------------------------------
-    def predict(self, profile: ProfileLike) -> pd.DataFrame:
-        """Predicted z-scored log AUC for every (sample, drug); negative = more sensitive than the average line."""
-        return prediction_table(self.bundle, self.prepare(profile))
+    def predict(self, profile: ProfileLike, scaling: str = "auto", platform: str = "auto") -> pd.DataFrame:
+        """Predicted z-scored log AUC for every (sample, drug); negative = more sensitive than the average line.
+
+        Columns ``platform``, ``scaling``, ``scaling_benchmark_rho`` and ``platform_flag`` say how the profile was
+        put on the training scale (see ``prepare``)."""
+        return prediction_table(self.bundle, self.prepare(profile, scaling, platform))
 
     # --- explanation ---------------------------------------------------------------------------------------------
     @property

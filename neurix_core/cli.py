@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from neurix_core.errors import NeurixError
+from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, PLATFORMS, SCALING_MODES
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -51,6 +52,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         training=training,
         baseline=args.baseline,
         external=args.external,
+        expression=args.expression,
         log=lambda message: print(message, file=sys.stderr),
         progress=_progress_bar("final model"),
     )
@@ -62,7 +64,7 @@ def _load(args: argparse.Namespace):
 
     neurix = Neurix.load(args.bundle)
     profile = neurix.read_profile(args.input, values=args.values)
-    model_input = neurix.prepare(profile)
+    model_input = neurix.prepare(profile, scaling=args.scaling, platform=args.platform)
     print(
         f"{args.input}: {len(model_input.samples)} sample(s), {profile.id_type} ids, values {profile.value_scale}, "
         f"{profile.orientation}; model genes covered: "
@@ -71,6 +73,8 @@ def _load(args: argparse.Namespace):
     )
     for warning in profile.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if model_input.scaling is not None:
+        print(model_input.scaling.describe(), file=sys.stderr)
     return neurix, model_input
 
 
@@ -78,6 +82,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     neurix, model_input = _load(args)
     table = neurix.predict(model_input)
     columns = ["sample", "screen", "drug_id", "drug_name", "drug_class", "z_log_auc", "cv_rho"]
+    columns += ["platform", "scaling", "scaling_benchmark_rho", "platform_flag"]
     table[columns].to_csv(args.out, index=False)
     print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
 
@@ -112,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--baseline", action="store_true", help="also score per-drug ridge on the same folds")
     train.add_argument("--external", action="store_true", help="also run GDSC↔PRISM external validation")
+    train.add_argument(
+        "--expression",
+        default="auto",
+        choices=["auto", "gdsc", "depmap"],
+        help="expression to train on: GDSC microarray (auto, if present) or DepMap RNA-seq (OmicsExpression…)",
+    )
     train.set_defaults(func=cmd_train)
 
     for name, func, help_text in (
@@ -124,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--input", type=Path, required=True, help="expression matrix (csv/tsv/txt/xlsx)")
         sub.add_argument("--values", default="auto", choices=["auto", "zscore", "log2tpm", "tpm", "counts"])
+        sub.add_argument(
+            "--scaling",
+            default="auto",
+            choices=list(SCALING_MODES),
+            help="sample: within-sample z + training gene scaler; cohort: per-gene centring on this file's "
+            f"samples (≥{MIN_COHORT_SAMPLES}); reference: the bundle's RNA-seq reference; auto: best available",
+        )
+        sub.add_argument("--platform", default="auto", choices=list(PLATFORMS))
         sub.add_argument("--out", type=Path, required=True)
         if name == "explain":
             sub.add_argument(

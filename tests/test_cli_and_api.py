@@ -41,6 +41,10 @@ def test_predict_cli_writes_documented_columns(
         "drug_class",
         "z_log_auc",
         "cv_rho",
+        "platform",
+        "scaling",
+        "scaling_benchmark_rho",
+        "platform_flag",
     ]
     assert len(table) == 2 * len(neurix.bundle.drugs)
     assert "100%" in capsys.readouterr().err  # gene coverage is reported
