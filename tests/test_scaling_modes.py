@@ -211,3 +211,17 @@ def test_training_directly_on_depmap_rnaseq(small_data_dir: Path, data_dir: Path
     rnaseq, _ = read_depmap_expression(data_dir / DEPMAP_SAMPLE)
     table = Neurix(bundle).predict(rnaseq.iloc[:2])
     assert set(table["scaling"]) == {"sample"} and not table["platform_flag"].any()
+
+
+def test_report_states_platform_scaling_and_the_flag() -> None:
+    from neurix_core.report.html import build_report
+
+    neurix = Neurix.load()
+    rng = np.random.default_rng(4)
+    genes = neurix.bundle.genes
+    profile = pd.DataFrame(np.log2(rng.gamma(0.5, 20, size=(1, len(genes))) + 1), index=["t1"], columns=genes)
+    predictions = neurix.predict(profile, scaling="sample")
+    html = build_report("t1", predictions, pd.DataFrame(columns=["sample", "drug_key"]), fingerprint="0" * 64)
+    assert "<th>Platform</th><td>rnaseq</td>" in html
+    assert "benchmark mean per-drug ρ 0.231" in html
+    assert "per-gene platform offsets remain" in html
