@@ -29,6 +29,7 @@ import streamlit as st
 from neurix_core.admission import PARSING, parse_units
 from neurix_core.api import Neurix
 from neurix_core.errors import LimitExceededError, NeurixError
+from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, SCALING_MODES
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
 from neurix_core.predict import ModelInput
 from neurix_core.quality import DataQuality
@@ -52,6 +53,13 @@ MAX_PARSES_PER_WINDOW = 12  # per session: a person re-trying files is far below
 PARSE_WINDOW_S = 600.0
 MAX_EXPLANATIONS = 40  # drugs; one drug's all-gene explanation is ~0.5 MB
 UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz"]
+PLATFORM_LABELS = {"rnaseq": "RNA-seq", "microarray": "microarray", "unknown": "unknown (normalised values)"}
+SCALING_LABELS = {
+    "auto": "Best available",
+    "sample": "Single sample",
+    "cohort": "Cohort-centred",
+    "reference": "RNA-seq reference",
+}
 SCALE_LABELS = {
     "auto": "auto-detect",
     "log2tpm": "log2(TPM+1)",
@@ -189,7 +197,23 @@ class LoadedProfile:
             "Gene identifiers": ID_LABELS.get(self.id_type, self.id_type),
             "Genes recognised": f"{self.n_mapped_genes:,} of {self.n_input_genes:,}",
             "Samples": f"{len(self.samples)}",
+            **self.scaling_summary(),
         }
+
+    def scaling_summary(self) -> dict[str, str]:
+        """Platform and scaling in words, with the benchmark's figure for that path (shown and reported)."""
+        choice = self.model_input.scaling
+        if choice is None:
+            return {}
+        summary = {
+            "Platform": f"{PLATFORM_LABELS.get(choice.platform, choice.platform)} (model trained on "
+            f"{PLATFORM_LABELS.get(choice.training_platform, choice.training_platform)})",
+            "Scaling": f"{SCALING_LABELS.get(choice.mode, choice.mode)} – benchmark mean per-drug ρ "
+            f"{choice.benchmark_rho:.3f} on this path",
+        }
+        if choice.flag:
+            summary["Platform warning"] = choice.flag
+        return summary
 
 
 def _lru_put(store_key: str, key: Hashable, value: Any, limit: int) -> None:
@@ -208,10 +232,10 @@ def _lru_get(store_key: str, key: Hashable) -> Any:
     return store[key]
 
 
-def profile_from_parsed(neurix: Neurix, parsed: ParsedProfile) -> LoadedProfile:
+def profile_from_parsed(neurix: Neurix, parsed: ParsedProfile, scaling: str = "auto") -> LoadedProfile:
     """Prepare and predict a parsed upload (raises NeurixError, e.g. for too low gene coverage)."""
     quality = neurix.quality(parsed)
-    model_input = neurix.prepare(parsed)
+    model_input = neurix.prepare(parsed, scaling=scaling)
     screen = neurix.predict(model_input, level="screen")
     detection = parsed.scale_detection
     return LoadedProfile(
@@ -237,12 +261,14 @@ def profile_from_parsed(neurix: Neurix, parsed: ParsedProfile) -> LoadedProfile:
     )
 
 
-def ingest_bytes(neurix: Neurix, data: bytes, filename: str, values: str = "auto") -> LoadedProfile:
+def ingest_bytes(
+    neurix: Neurix, data: bytes, filename: str, values: str = "auto", scaling: str = "auto"
+) -> LoadedProfile:
     """Parse, prepare and predict uploaded bytes, reusing this session's result for identical bytes and scale.
 
     Raises NeurixError with a user-readable message for anything wrong with the file.
     """
-    key = (hashlib.sha256(data).hexdigest(), values)
+    key = (hashlib.sha256(data).hexdigest(), values, scaling)
     cached = _lru_get(RESULTS_KEY, key)
     if cached is not None:
         return cached
@@ -258,7 +284,7 @@ def ingest_bytes(neurix: Neurix, data: bytes, filename: str, values: str = "auto
     with PARSING.admit(parse_units(data), on_wait=_queued):
         queued.empty()
         parsed = neurix.read_profile(data, filename, values=values, limits=profile_limits())
-    profile = profile_from_parsed(neurix, parsed)
+    profile = profile_from_parsed(neurix, parsed, scaling)
     profile.label = filename
     _lru_put(RESULTS_KEY, key, profile, MAX_RESULTS)
     return profile
@@ -450,6 +476,18 @@ def upload_widget(neurix: Neurix) -> None:
                 "contradict is warned about."
             ),
         )
+        st.selectbox(
+            "Scaling",
+            list(SCALING_MODES),
+            format_func=lambda v: SCALING_LABELS.get(v, v),
+            key="neurix_scaling",
+            help=(
+                "How the profile is put on the training scale. Best available: the RNA-seq reference of a bundle "
+                f"that has one, else cohort centring for files with ≥ {MIN_COHORT_SAMPLES} RNA-seq samples, else "
+                "single-sample. Cohort-centred predictions are relative to the file's samples, which should be a "
+                "mix of tumour types."
+            ),
+        )
     with left:
         limits = profile_limits()
         uploaded = st.file_uploader(
@@ -465,12 +503,13 @@ def upload_widget(neurix: Neurix) -> None:
         )
     if uploaded is None:
         return
-    upload_id = (uploaded.file_id, uploaded.name, uploaded.size, scale)
+    scaling = st.session_state.get("neurix_scaling", "auto")
+    upload_id = (uploaded.file_id, uploaded.name, uploaded.size, scale, scaling)
     state = st.session_state.get(UPLOAD_KEY)
     if state is None or state["id"] != upload_id:
         try:
             with st.spinner("Reading the profile and predicting…"):
-                profile = ingest_bytes(neurix, uploaded.getvalue(), uploaded.name, scale)
+                profile = ingest_bytes(neurix, uploaded.getvalue(), uploaded.name, scale, scaling)
             set_profile(profile)
             state = {"id": upload_id, "error": None}
         except NeurixError as exc:

@@ -81,27 +81,39 @@ class Neurix:
             data, filename, values=values, limits=limits or ProfileLimits(), known_genes=self.bundle.genes
         )
 
-    def prepare(self, profile: ProfileLike) -> ModelInput:
-        """Align to the model's genes and scale; a DataFrame is samples × gene symbols (log2(TPM+1) or z)."""
+    def prepare(self, profile: ProfileLike, scaling: str = "auto", platform: str = "auto") -> ModelInput:
+        """Align to the model's genes and scale; a DataFrame is samples × gene symbols (log2(TPM+1) or z).
+
+        ``scaling``: auto (best available for this upload), sample, cohort or reference; ``platform``: auto,
+        rnaseq or microarray. The choice and any warning are in ``ModelInput.scaling``.
+        """
         if isinstance(profile, ModelInput):
             return profile
-        expression = profile.expression if isinstance(profile, ParsedProfile) else profile
-        return prepare_input(self.bundle, expression, self.min_coverage)
+        if isinstance(profile, ParsedProfile):
+            return prepare_input(
+                self.bundle, profile.expression, self.min_coverage, scaling, platform, profile.value_scale
+            )
+        return prepare_input(self.bundle, profile, self.min_coverage, scaling, platform)
 
     def quality(self, profile: ParsedProfile | pd.DataFrame) -> DataQuality:
         """Per-sample data quality (genes measured, absent, missing → imputed; status) before any prediction."""
         return assess_quality(profile, self.bundle.genes, self.min_coverage)
 
     # --- prediction ----------------------------------------------------------------------------------------------
-    def predict(self, profile: ProfileLike, level: str = "compound") -> pd.DataFrame:
+    def predict(
+        self, profile: ProfileLike, level: str = "compound", scaling: str = "auto", platform: str = "auto"
+    ) -> pd.DataFrame:
         """Predicted z-scored log AUC (negative = more sensitive than the average line) and predicted AUC.
 
         ``level="compound"`` (default): one row per (sample, compound), the consensus of its screen entries
         (rule in ``neurix_core/predict_levels.py``); ``level="screen"``: one row per (sample, screen entry).
+        Columns ``platform``, ``scaling``, ``scaling_benchmark_rho`` and ``platform_flag`` say how the profile was
+        put on the training scale (see ``prepare``).
         """
         if level not in LEVELS:
             raise NeurixError(f"unknown level {level!r}: use {' or '.join(LEVELS)}")
-        table = add_drug_columns(prediction_table(self.bundle, self.prepare(profile)), self.bundle.drugs)
+        model_input = self.prepare(profile, scaling, platform)
+        table = add_drug_columns(prediction_table(self.bundle, model_input), self.bundle.drugs)
         return self.to_compounds(table) if level == "compound" else table
 
     def to_compounds(self, screen_predictions: pd.DataFrame) -> pd.DataFrame:

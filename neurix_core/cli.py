@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from neurix_core.errors import NeurixError
+from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, PLATFORMS, SCALING_MODES
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -58,6 +59,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         training=training,
         baseline=args.baseline,
         external=args.external,
+        expression=args.expression,
         log=lambda message: print(message, file=sys.stderr),
         progress=_progress_bar("final model"),
     )
@@ -100,7 +102,10 @@ def _load(args: argparse.Namespace):
         from neurix_core.errors import ProfileError
 
         raise ProfileError(refusal)
-    return neurix, neurix.prepare(profile)
+    model_input = neurix.prepare(profile, scaling=args.scaling, platform=args.platform)
+    if model_input.scaling is not None:
+        print(model_input.scaling.describe(), file=sys.stderr)
+    return neurix, model_input
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -109,13 +114,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
     neurix, model_input = _load(args)
     table = neurix.predict(model_input, level=args.level)
     documented = COMPOUND_COLUMNS if args.level == "compound" else SCREEN_COLUMNS
-    extra = [c for c in TRUST_COLUMNS if c in table.columns]
+    extra = [c for c in (*TRUST_COLUMNS, *PLATFORM_COLUMNS) if c in table.columns and c not in documented]
     table[[*documented, *extra]].to_csv(args.out, index=False, float_format=FLOAT_FORMAT)
     unit = "compound" if args.level == "compound" else "screen entry"
     print(f"{len(table)} predictions (one per sample and {unit}) written to {args.out}", file=sys.stderr)
 
 
 TRUST_COLUMNS = ("percentile", "interval_low", "interval_high", "in_domain", "domain_distance", "hit_rate")
+PLATFORM_COLUMNS = ("platform", "scaling", "scaling_benchmark_rho", "platform_flag")
 
 
 def _report_matches(neurix, drugs: list[str]) -> None:
@@ -225,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (folds, initialisation)")
     train.add_argument("--baseline", action="store_true", help="also score per-drug ridge on the same folds")
     train.add_argument("--external", action="store_true", help="also run GDSC↔PRISM external validation")
+    train.add_argument(
+        "--expression",
+        default="auto",
+        choices=["auto", "gdsc", "depmap"],
+        help="expression to train on: GDSC microarray (auto, if present) or DepMap RNA-seq (OmicsExpression…)",
+    )
     train.set_defaults(func=cmd_train)
 
     drugs = commands.add_parser("drugs", help="list the compounds the model scores, with ids and reliability")
@@ -274,6 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
             type=Path,
             default=None,
             help="also write the unrecognised gene labels to this CSV",
+        )
+        sub.add_argument(
+            "--scaling",
+            default="auto",
+            choices=list(SCALING_MODES),
+            help="sample: within-sample z + training gene scaler; cohort: per-gene centring on this file's "
+            f"samples (≥{MIN_COHORT_SAMPLES}); reference: the bundle's RNA-seq reference; auto: best available",
+        )
+        sub.add_argument(
+            "--platform",
+            default="auto",
+            choices=list(PLATFORMS),
+            help="platform of the file (default: detected from the values; shown beside the predictions)",
         )
         if name == "explain":
             sub.add_argument(

@@ -7,13 +7,15 @@ from what the model was validated on to be shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from neurix_core.errors import ProfileError
 from neurix_core.features.scaling import within_sample_zscore
+from neurix_core.features.scaling_modes import ScalingChoice, apply_scaling, choose_scaling, detect_platform
+from neurix_core.io.units import scale_evidence
 from neurix_core.model.bundle import ModelBundle
 
 MIN_GENE_COVERAGE = 0.5
@@ -30,6 +32,10 @@ PREDICTION_COLUMNS = [
     "pathway",
     "moa",
     "drug_key",
+    "platform",
+    "scaling",
+    "scaling_benchmark_rho",
+    "platform_flag",
 ]
 
 
@@ -41,6 +47,7 @@ class ModelInput:
     zscored: np.ndarray  # samples × model genes
     scaled: np.ndarray  # samples × model genes, float32, what the expression tower sees
     coverage: np.ndarray  # fraction of model genes measured, per sample
+    scaling: ScalingChoice | None = field(default=None)  # how ``scaled`` was made (platform, mode, warning)
 
     def sample_index(self, sample: str) -> int:
         try:
@@ -75,12 +82,18 @@ def coverage_refusal(low: list[tuple[str, float]], n_genes: int, min_coverage: f
 
 
 def prepare_input(
-    bundle: ModelBundle, expression: pd.DataFrame, min_coverage: float = MIN_GENE_COVERAGE
+    bundle: ModelBundle,
+    expression: pd.DataFrame,
+    min_coverage: float = MIN_GENE_COVERAGE,
+    scaling: str = "auto",
+    platform: str = "auto",
+    value_scale: str | None = None,
 ) -> ModelInput:
-    """Align, z-score within each sample over the model genes and apply the bundle's gene scaler.
+    """Align to the model genes, detect the platform and scale (``features/scaling_modes.py``).
 
-    ``expression`` is samples × gene symbols on log2(TPM+1) scale or already normalised (z-scores); both go through
-    the same within-sample z-score that the training data went through.
+    ``expression`` is samples × gene symbols on log2(TPM+1) scale or already normalised (z-scores); ``value_scale``
+    is what the parser detected (inferred from the values when None). ``scaling``: auto (the best the benchmark
+    supports for this upload), sample, cohort or reference.
     """
     if expression.shape[0] == 0:
         raise ProfileError("the profile has no samples")
@@ -90,12 +103,23 @@ def prepare_input(
     if too_low.size:  # every low sample is named (the data-quality rules in neurix_core/quality.py)
         low = [(str(expression.index[i]), float(coverage[i])) for i in too_low]
         raise ProfileError(coverage_refusal(low, len(bundle.genes), min_coverage))
-    zscored = within_sample_zscore(aligned)
+    if value_scale is None:  # a DataFrame given directly: z-scores only from positive evidence (io/units.py)
+        value_scale = "zscore" if scale_evidence(aligned).zscore_like else "log2tpm"
+    choice = choose_scaling(
+        scaling,
+        detect_platform(value_scale, aligned, platform),
+        bundle.training_platform,
+        len(aligned),
+        bundle.rnaseq_reference,
+        value_scale,
+    )
+    scaled = apply_scaling(choice, aligned, bundle.fitted.gene_scaler, bundle.rnaseq_reference, bundle.genes)
     return ModelInput(
         samples=[str(s) for s in expression.index],
-        zscored=zscored,
-        scaled=bundle.fitted.gene_scaler.transform(zscored),
+        zscored=within_sample_zscore(aligned),
+        scaled=scaled.astype(np.float32),
         coverage=coverage,
+        scaling=choice,
     )
 
 
@@ -127,6 +151,11 @@ def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFra
         "cv_rho",
     ):
         table[column] = np.tile(drugs[column].to_numpy(), n_samples)
+    choice = model_input.scaling
+    table["platform"] = choice.platform if choice else "unknown"
+    table["scaling"] = choice.mode if choice else "sample"
+    table["scaling_benchmark_rho"] = choice.benchmark_rho if choice else np.nan
+    table["platform_flag"] = bool(choice and choice.flag)
     table["rank"] = (
         table.groupby("sample", sort=False, observed=True)["z_log_auc"].rank(method="first").astype(int)
     )

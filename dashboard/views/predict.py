@@ -120,6 +120,13 @@ def _detection(profile: w.LoadedProfile, sample: str) -> None:
             + "\n".join(f"- {q.message()}" for q in flagged),
             icon=":material/warning:",
         )
+    choice = profile.model_input.scaling
+    if choice is not None:
+        scaling = profile.scaling_summary()
+        st.markdown(f"**Platform:** {scaling['Platform']} · **Scaling:** {scaling['Scaling']}")
+        st.caption(choice.describe().split(" WARNING:")[0])
+        if choice.flag:
+            st.warning(choice.flag, icon=":material/warning:")
     if profile.warnings:
         st.warning("\n".join(f"- {message}" for message in profile.warnings), icon=":material/warning:")
 

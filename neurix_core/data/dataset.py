@@ -95,9 +95,9 @@ def file_fingerprint(paths: Sequence[Path]) -> dict[str, str]:
     return digests
 
 
-def load_expression(layout: DataLayout) -> tuple[pd.DataFrame, Path]:
+def load_expression(layout: DataLayout, source: str = "auto") -> tuple[pd.DataFrame, Path]:
     """Cell lines × genes expression, z-scored within each cell line across the genes kept."""
-    kind, path = layout.expression_source()
+    kind, path = layout.expression_source(source)
     if kind == "gdsc_expression":
         frame = read_gdsc_expression(path)
     else:
@@ -107,18 +107,21 @@ def load_expression(layout: DataLayout) -> tuple[pd.DataFrame, Path]:
     return pd.DataFrame(zscored.astype(np.float32), index=frame.index, columns=frame.columns), path
 
 
-def build_dataset(data_dir: str | Path, screens: Sequence[str] = ("GDSC1", "GDSC2")) -> ResponseData:
+def build_dataset(
+    data_dir: str | Path, screens: Sequence[str] = ("GDSC1", "GDSC2"), expression_source: str = "auto"
+) -> ResponseData:
     """Read the screens and expression from ``data_dir`` and align them into a ResponseData.
 
     Target space: natural log of AUC; z-scoring per drug happens at training time on the training cell lines only.
-    Responses of cell lines without expression are dropped.
+    Responses of cell lines without expression are dropped. ``expression_source``: auto (GDSC microarray if present,
+    else DepMap RNA-seq), gdsc or depmap.
     """
     screens = [s.upper() for s in screens]
     unknown = sorted(set(screens) - set(SCREENS))
     if unknown or not screens:
         raise NeurixError(f"unknown screen(s) {unknown}; choose from {', '.join(SCREENS)}")
     layout = DataLayout(Path(data_dir))
-    expression, expression_path = load_expression(layout)
+    expression, expression_path = load_expression(layout, expression_source)
     used_files = [expression_path]
 
     models_path = layout.find("depmap_models")

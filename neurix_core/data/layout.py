@@ -26,6 +26,7 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "depmap_expression": (
         "depmap/OmicsExpressionProteinCodingGenesTPMLogp1*.csv*",
         "OmicsExpressionProteinCodingGenesTPMLogp1*.csv*",
+        "depmap/*/OmicsExpressionProteinCodingGenesTPMLogp1*.csv*",  # e.g. the real-format sample_24Q4
     ),
     "depmap_models": ("depmap/Model.csv", "Model.csv"),
     "prism_dose_response": (
@@ -68,12 +69,18 @@ class DataLayout:
             raise NeurixError(f"{self.root}: no file for {key} (looked for {', '.join(PATTERNS[key])})")
         return path
 
-    def expression_source(self) -> tuple[str, Path]:
-        """The expression matrix to train on: the GDSC parquet, else the DepMap RNA-seq file."""
-        for key in ("gdsc_expression", "depmap_expression"):
+    def expression_source(self, expression: str = "auto") -> tuple[str, Path]:
+        """The expression matrix to train on: the GDSC parquet, else the DepMap RNA-seq file (``auto``), or the one
+        asked for (``gdsc`` or ``depmap``)."""
+        keys = {"auto": ("gdsc_expression", "depmap_expression"), "gdsc": ("gdsc_expression",)}
+        keys["depmap"] = ("depmap_expression",)
+        if expression not in keys:
+            raise NeurixError(f"unknown expression source {expression!r}; choose auto, gdsc or depmap")
+        for key in keys[expression]:
             path = self.find(key)
             if path is not None:
                 return key, path
         raise NeurixError(
-            f"{self.root}: no expression matrix found (GDSC parquet or DepMap OmicsExpression...)"
+            f"{self.root}: no expression matrix found for --expression {expression} "
+            "(GDSC parquet or DepMap OmicsExpressionProteinCodingGenesTPMLogp1.csv)"
         )

@@ -11,6 +11,7 @@ A bundle is a directory::
     examples.parquet  held-out cell-line profiles (within-sample z over the model genes; optional)
     example_responses.csv  their measured responses, as z-scored log AUC on the model's scale (optional)
     drug_map.csv      2-D UMAP of the drug tower's latent vectors (optional)
+    rnaseq_reference.csv  per-gene RNA-seq mean/sd of the training lines, for RNA-seq uploads (optional)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from neurix_core import __version__
 from neurix_core.data.drug_table import complete_drug_table
 from neurix_core.errors import BundleError
+from neurix_core.features.rnaseq_reference import REFERENCE_FILE, RnaseqReference
 from neurix_core.features.scaling import GeneScaler
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
 from neurix_core.train.fit import FittedModel, TargetScaler
@@ -38,7 +40,7 @@ from neurix_core.train.fit import FittedModel, TargetScaler
 BUNDLE_FORMAT = "neurix-bundle"
 BUNDLE_FORMAT_VERSION = 1
 REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
-OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv")
+OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv", REFERENCE_FILE)
 NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines", "log_auc_mean", "log_auc_sd")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 
@@ -56,6 +58,7 @@ class ModelBundle:
     example_responses: pd.DataFrame | None = None
     drug_map: pd.DataFrame | None = None
     path: Path | None = None
+    rnaseq_reference: RnaseqReference | None = None
     _gene_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
@@ -65,6 +68,11 @@ class ModelBundle:
     @property
     def version(self) -> str:
         return str(self.manifest.get("model_version", "unknown"))
+
+    @property
+    def training_platform(self) -> str:
+        """The expression platform the network was trained on (bundles before the field: GDSC microarray)."""
+        return str(self.manifest.get("expression_platform", "microarray"))
 
     def gene_index(self) -> dict[str, int]:
         if not self._gene_index:
@@ -104,6 +112,7 @@ def save_bundle(
     example_responses: pd.DataFrame | None = None,
     drug_map: pd.DataFrame | None = None,
     extra_manifest: dict | None = None,
+    rnaseq_reference: RnaseqReference | None = None,
 ) -> Path:
     """Write a bundle; the manifest is written last and records the sha256 of every file."""
     directory = Path(directory)
@@ -130,6 +139,9 @@ def save_bundle(
         example_responses.to_csv(directory / "example_responses.csv", index=False)
     if drug_map is not None:
         drug_map.to_csv(directory / "drug_map.csv", index=False)
+    if rnaseq_reference is not None:
+        rnaseq_reference.save(directory)
+        extra_manifest = {**(extra_manifest or {}), "rnaseq_reference": rnaseq_reference.summary()}
     files = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != "manifest.json")
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     manifest = {
@@ -259,6 +271,7 @@ def _load_bundle(directory: Path) -> ModelBundle:
             if "example_responses.csv" in listed
             else None
         )
+        reference = RnaseqReference.load(directory, genes, manifest) if REFERENCE_FILE in listed else None
         fitted = FittedModel(
             model=model,
             gene_scaler=GeneScaler(mean=arrays["scaler_mean"], std=arrays["scaler_std"]),
@@ -282,5 +295,14 @@ def _load_bundle(directory: Path) -> ModelBundle:
             f"{_name(directory)}: genes/drugs do not match the network's shape; the bundle is inconsistent"
         )
     return ModelBundle(
-        fitted, genes, drugs, manifest, validation, examples, example_responses, drug_map, directory
+        fitted,
+        genes,
+        drugs,
+        manifest,
+        validation,
+        examples,
+        example_responses,
+        drug_map,
+        directory,
+        rnaseq_reference=reference,
     )

@@ -214,6 +214,24 @@ def _quality_table(quality: pd.DataFrame, sample: str) -> str:
     )
 
 
+PLATFORM_FLAG_TEXT = (
+    "The upload's platform differs from the training platform and was scaled with the training platform's "
+    "statistics: per-gene platform offsets remain, so treat these predictions with extra care."
+)
+
+
+def _platform_summary(rows: pd.DataFrame) -> dict[str, str]:
+    """Platform and scaling from the prediction columns, so every report states them whoever built it."""
+    if rows.empty or "scaling" not in rows:
+        return {}
+    first = rows.iloc[0]
+    return {
+        "Platform": str(first["platform"]),
+        "Scaling": f"{first['scaling']} – benchmark mean per-drug ρ {float(first['scaling_benchmark_rho']):.3f} "
+        "on this path (benchmarks/platform_transfer.py)",
+    }
+
+
 def build_report(
     sample: str,
     predictions: pd.DataFrame,
@@ -257,8 +275,14 @@ def build_report(
         else ("", {})
     )
 
+    input_summary = {**_platform_summary(sample_rows), **(input_summary or {})}
     summary_items = "".join(
-        f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>" for label, value in (input_summary or {}).items()
+        f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>" for label, value in input_summary.items()
+    )
+    platform_warning = (
+        f'<p class="disclaimer">{_e(input_summary.get("Platform warning", PLATFORM_FLAG_TEXT))}</p>'
+        if "platform_flag" in sample_rows and sample_rows["platform_flag"].astype(bool).any()
+        else ""
     )
     drug_sections = []
     for key in drug_keys:
@@ -310,6 +334,7 @@ Generated {_e(generated.isoformat())} · model version <b>{_e(manifest.get("mode
 <p class="small">The fingerprint identifies the uploaded file without containing it: recompute it with
 <code>sha256sum FILE</code>. This report contains no expression values from the input.</p>
 {quality_html}
+{platform_warning}
 
 <h2>Top {len(rows)} predicted drugs</h2>
 <p class="small">{_e(SIGN_CONVENTION.split(" Gene relevance")[0])}{_e(COMPOUND_NOTE if "n_entries" in rows else "")}</p>

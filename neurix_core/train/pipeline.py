@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurix_core.data.dataset import ResponseData, build_dataset
+from neurix_core.data.dataset import ResponseData, build_dataset, file_fingerprint
 from neurix_core.data.drug_table import complete_drug_table
+from neurix_core.data.layout import DataLayout
 from neurix_core.model.bundle import save_bundle
 from neurix_core.model.towers import TrainingConfig
 from neurix_core.repurpose.drug_map import compute_drug_map
@@ -22,6 +23,7 @@ from neurix_core.train.baselines import ridge_predictor
 from neurix_core.train.cv import cross_validate, interaction_predictor
 from neurix_core.train.external import external_validation
 from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
+from neurix_core.train.platform_reference import build_rnaseq_reference
 
 Log = Callable[[str], None]
 N_EXAMPLES = 6
@@ -151,12 +153,16 @@ def train_bundle(
     external: bool = False,
     log: Log = print,
     progress: Callable[[int, int, float], None] | None = None,
+    expression: str = "auto",
 ) -> Path:
+    """``expression``: auto (GDSC microarray if present, else DepMap RNA-seq), gdsc or depmap."""
     training = training or TrainingConfig()
     architecture = architecture if architecture is not None else DEFAULT_ARCHITECTURE
     screens = [s.upper() for s in screens]
     load_screens = sorted(set(screens) | ({"GDSC1", "GDSC2", "PRISM"} if external else set()))
-    full = build_dataset(data_dir, load_screens)
+    kind, _ = DataLayout(Path(data_dir)).expression_source(expression)
+    platform = "rnaseq" if kind == "depmap_expression" else "microarray"
+    full = build_dataset(data_dir, load_screens, expression_source=expression)
     data = full.select(drugs=full.screen_mask(screens))
     data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
     log(
@@ -176,16 +182,23 @@ def train_bundle(
     drugs = complete_drug_table(drugs, fitted.target_scaler.mean, fitted.target_scaler.std)
     log("computing the drug map (UMAP of drug latent vectors)")
     drug_map = compute_drug_map(fitted.model, drugs)
+    reference, reference_path = build_rnaseq_reference(
+        data_dir, platform, model_data.genes, model_data.cell_lines, log
+    )
+    fingerprint = dict(model_data.source_fingerprint)
+    if reference_path is not None:
+        fingerprint.update(file_fingerprint([reference_path]))
     return save_bundle(
         out,
         fitted,
         model_data.genes,
         drugs,
         validation,
-        model_data.source_fingerprint,
+        fingerprint,
         screens,
         examples=profiles,
         example_responses=responses,
         drug_map=drug_map,
-        extra_manifest={"example_cell_lines": examples},
+        extra_manifest={"example_cell_lines": examples, "expression_platform": platform},
+        rnaseq_reference=reference,
     )
