@@ -77,9 +77,58 @@ def _load(args: argparse.Namespace):
 def cmd_predict(args: argparse.Namespace) -> None:
     neurix, model_input = _load(args)
     table = neurix.predict(model_input)
-    columns = ["sample", "screen", "drug_id", "drug_name", "drug_class", "z_log_auc", "cv_rho"]
+    columns = [
+        "sample",
+        "screen",
+        "drug_id",
+        "drug_name",
+        "drug_class",
+        "z_log_auc",
+        "percentile",
+        "interval_low",
+        "interval_high",
+        "in_domain",
+        "domain_distance",
+        "cv_rho",
+    ]
     table[columns].to_csv(args.out, index=False)
     print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
+    _report_domain(neurix, model_input)
+
+
+def _report_domain(neurix, model_input) -> None:
+    """Say on stderr which samples are outside the training domain (or that the bundle cannot tell)."""
+    from neurix_core.trust.artifacts import NOT_AVAILABLE
+
+    if not neurix.has_trust:
+        print(f"note: {NOT_AVAILABLE}", file=sys.stderr)
+        return
+    for row in neurix.domain(model_input).itertuples():
+        if not row.in_domain:
+            print(
+                f"warning: sample {row.sample} is outside the training domain (distance {row.domain_distance:.3f} "
+                f"> {row.threshold:.3f}); its predictions are extrapolations",
+                file=sys.stderr,
+            )
+
+
+def cmd_neighbours(args: argparse.Namespace) -> None:
+    neurix, model_input = _load(args)
+    table = neurix.neighbours(model_input, drug=args.drug, k=args.k, tumour_type=args.tumour_type)
+    for sample, warning in table.drop_duplicates("sample")[["sample", "lineage_warning"]].itertuples(
+        index=False
+    ):
+        if isinstance(warning, str):
+            print(f"warning: {sample}: {warning}", file=sys.stderr)
+    if args.out is None:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.drop(columns=["lineage_warning"]).to_string(index=False))
+    else:
+        table.to_csv(args.out, index=False)
+        print(f"{len(table)} neighbour rows written to {args.out}", file=sys.stderr)
+    _report_domain(neurix, model_input)
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -131,6 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
             )
             sub.add_argument("--top", type=int, default=20, help="genes per (sample, drug); 0 = all")
         sub.set_defaults(func=func)
+
+    near = commands.add_parser("neighbours", help="the most similar training cell lines for each sample")
+    near.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped model)")
+    near.add_argument("--input", type=Path, required=True, help="expression matrix (csv/tsv/txt/xlsx)")
+    near.add_argument("--values", default="auto", choices=["auto", "zscore", "log2tpm", "tpm", "counts"])
+    near.add_argument("--drug", default=None, help="show the neighbours' measured response to this drug")
+    near.add_argument("--k", type=int, default=5, help="neighbours per sample")
+    near.add_argument("--tumour-type", default=None, help="warn when the neighbours' lineage disagrees")
+    near.add_argument("--out", type=Path, default=None, help="CSV file (default: print a table)")
+    near.set_defaults(func=cmd_neighbours)
     return parser
 
 

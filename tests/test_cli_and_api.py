@@ -40,6 +40,11 @@ def test_predict_cli_writes_documented_columns(
         "drug_name",
         "drug_class",
         "z_log_auc",
+        "percentile",
+        "interval_low",
+        "interval_high",
+        "in_domain",
+        "domain_distance",
         "cv_rho",
     ]
     assert len(table) == 2 * len(neurix.bundle.drugs)

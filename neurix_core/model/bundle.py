@@ -11,6 +11,8 @@ A bundle is a directory::
     examples.parquet  held-out cell-line profiles (within-sample z over the model genes; optional)
     example_responses.csv  their measured responses, as z-scored log AUC on the model's scale (optional)
     drug_map.csv      2-D UMAP of the drug tower's latent vectors (optional)
+    trust.*           intervals, percentiles, hit rates, applicability domain, neighbours (optional; see
+                      neurix_core/trust/artifacts.py)
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from neurix_core.errors import BundleError
 from neurix_core.features.scaling import GeneScaler
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
 from neurix_core.train.fit import FittedModel, TargetScaler
+from neurix_core.trust.artifacts import TRUST_FILES, TrustArtifacts
 
 BUNDLE_FORMAT = "neurix-bundle"
 BUNDLE_FORMAT_VERSION = 1
 REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
-OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv")
+OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv", *TRUST_FILES)
 NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 
@@ -55,6 +58,7 @@ class ModelBundle:
     example_responses: pd.DataFrame | None = None
     drug_map: pd.DataFrame | None = None
     path: Path | None = None
+    trust: TrustArtifacts | None = None
     _gene_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
@@ -103,6 +107,7 @@ def save_bundle(
     example_responses: pd.DataFrame | None = None,
     drug_map: pd.DataFrame | None = None,
     extra_manifest: dict | None = None,
+    trust: TrustArtifacts | None = None,
 ) -> Path:
     """Write a bundle; the manifest is written last and records the sha256 of every file."""
     directory = Path(directory)
@@ -129,6 +134,8 @@ def save_bundle(
         example_responses.to_csv(directory / "example_responses.csv", index=False)
     if drug_map is not None:
         drug_map.to_csv(directory / "drug_map.csv", index=False)
+    if trust is not None:
+        trust.save(directory)
     files = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != "manifest.json")
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     manifest = {
@@ -234,6 +241,7 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
             if "example_responses.csv" in listed
             else None
         )
+        trust = TrustArtifacts.load(directory) if set(TRUST_FILES) <= listed else None
         fitted = FittedModel(
             model=model,
             gene_scaler=GeneScaler(mean=arrays["scaler_mean"], std=arrays["scaler_std"]),
@@ -256,5 +264,5 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
             f"{directory}: genes/drugs do not match the network's shape; the bundle is inconsistent"
         )
     return ModelBundle(
-        fitted, genes, drugs, manifest, validation, examples, example_responses, drug_map, directory
+        fitted, genes, drugs, manifest, validation, examples, example_responses, drug_map, directory, trust
     )
