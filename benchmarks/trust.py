@@ -79,9 +79,9 @@ def domain_on_folds(expression: np.ndarray, folds: np.ndarray, seed: int = 0) ->
         space = domain.ReferenceSpace.fit(scaler.transform(expression[~test]))
 
         def distance(profiles: np.ndarray, space=space, scaler=scaler) -> np.ndarray:  # noqa: ANN001
-            return domain.domain_distance(
-                space.similarities(scaler.transform(within_sample_zscore(profiles)))
-            )
+            zscored = within_sample_zscore(profiles)
+            found = domain.domain_distance(space.similarities(scaler.transform(zscored)))
+            return np.where(domain.flat_profiles(zscored), 1.0, found)  # as TrustArtifacts.domain does
 
         flagged["real held-out lines"] += int((distance(expression[test]) > threshold).sum())
         for kind in SHIFTS:
@@ -102,7 +102,7 @@ def depmap_through_upload(neurix, data_dir: Path) -> dict:  # noqa: ANN001
         chunk = table.iloc[start : start + 200].to_csv().encode()
         profile = neurix.read_profile(chunk, filename="depmap_sample.csv", limits=ProfileLimits())
         model_input = prepare_input(neurix.bundle, profile.expression, min_coverage=0.0)
-        distances.append(neurix.bundle.trust.domain(model_input.scaled)[0])
+        distances.append(neurix.bundle.trust.domain(model_input.scaled, model_input.zscored)[0])
         coverages.append(model_input.coverage)
     distance = np.concatenate(distances)
     inside = distance <= neurix.bundle.trust.threshold
@@ -149,6 +149,43 @@ def cost(neurix, repeats: int) -> dict:  # noqa: ANN001
         "without_trust_cpu_s": without,
         "extra_cpu_s": with_trust - without,
     }
+
+
+def markdown(results: dict) -> str:
+    """The figures as a short Markdown table set (benchmarks/results/trust.md)."""
+    lines = [f"# Trust benchmark · {results['bundle']} ({results['model_version']})", ""]
+    lines += ["## Interval coverage on outer folds", "", "| level | group | coverage |", "|---|---|---|"]
+    for level, entry in results["coverage"].items():
+        lines.append(f"| {level} | all pairs | {entry['overall']:.1%} |")
+        for grouping in ("reliability_group", "hit_rate_group"):
+            for label, cell in entry.get(grouping, {}).items():
+                lines.append(f"| {level} | {grouping.replace('_', ' ')}: {label} | {cell['coverage']:.1%} |")
+    hits = results["hit_rate"]
+    lines += [
+        "",
+        f"Hit rate (top 20% predicted → truly most sensitive third): mean {hits['mean']:.1%}, median "
+        f"{hits['median']:.1%} (chance 33%); drugs per tier {hits['groups']}.",
+        "",
+        "## Domain check (share flagged out of domain)",
+        "",
+        "| input | flagged |",
+        "|---|---|",
+    ]
+    for kind, entry in results["domain_on_folds"].items():
+        lines.append(f"| {kind} | {entry['rate']:.1%} ({entry['flagged']} of {entry['n']}) |")
+    depmap = results["depmap_rnaseq"]
+    lines.append(
+        f"| DepMap 24Q4 RNA-seq sample via upload (coverage rule relaxed; median {depmap['model_genes_covered']:.1%}"
+        f" of model genes) | {depmap['rate']:.1%} ({depmap['flagged']} of {depmap['n_samples']}) |"
+    )
+    cost = results["cost"]
+    lines += [
+        "",
+        f"Cost, one sample: upload → bars with intervals and domain check {cost['upload_to_bars_cpu_s']:.3f} s CPU "
+        f"({cost['extra_cpu_s']:+.3f} s for trust).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -205,6 +242,7 @@ def main() -> None:
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "trust.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    (RESULTS / "trust.md").write_text(markdown(results), encoding="utf-8")
     print(f"written to {RESULTS / 'trust.json'}")
 
 

@@ -44,9 +44,9 @@ def domain_banner(neurix: Neurix, profile: w.LoadedProfile, sample: str) -> None
     row = profile.predictions[profile.predictions["sample"] == sample].iloc[0]
     threshold = neurix.bundle.trust.threshold
     if not bool(row["in_domain"]):
-        st.error(
+        st.warning(  # a warning, not an error: the predictions are still shown, clearly marked
             OUT_OF_DOMAIN.format(distance=row["domain_distance"], threshold=threshold),
-            icon=":material/warning:",
+            icon=":material/explore_off:",
         )
     else:
         st.caption(
@@ -125,6 +125,7 @@ def calibration_section(neurix: Neurix) -> None:
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
+        height=40 + 35 * len(rows),
         column_config={"measured coverage": st.column_config.NumberColumn(format="percent")},
     )
     hits = report["hit_rate"]

@@ -90,7 +90,7 @@ class Neurix:
         """Per sample: domain distance, in-domain flag and the threshold (raises when the bundle lacks it)."""
         trust = self._trust()
         model_input = self.prepare(profile)
-        distance, inside, _ = trust.domain(model_input.scaled)
+        distance, inside, _ = trust.domain(model_input.scaled, model_input.zscored)
         return pd.DataFrame(
             {
                 "sample": model_input.samples,

@@ -129,14 +129,16 @@ def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFra
     table["rank"] = (
         table.groupby("sample", sort=False, observed=True)["z_log_auc"].rank(method="first").astype(int)
     )
-    for column, values in trust_columns(bundle, predictions, model_input.scaled).items():
+    for column, values in trust_columns(bundle, predictions, model_input.scaled, model_input.zscored).items():
         table[column] = values
     table = table.sort_values(["sample", "rank"], kind="stable").reset_index(drop=True)
     table["sample"] = table["sample"].astype(str)
     return table[PREDICTION_COLUMNS]
 
 
-def trust_columns(bundle: ModelBundle, predictions: np.ndarray, scaled: np.ndarray) -> dict[str, np.ndarray]:
+def trust_columns(
+    bundle: ModelBundle, predictions: np.ndarray, scaled: np.ndarray, zscored: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Flattened (sample-major, drug order) trust columns; NaN / missing in_domain when the bundle lacks them.
 
     in_domain is a nullable boolean so a bundle without the domain check says "unknown", never "in domain".
@@ -153,7 +155,7 @@ def trust_columns(bundle: ModelBundle, predictions: np.ndarray, scaled: np.ndarr
             "domain_distance": missing,
             "hit_rate": missing,
         }
-    assessed = trust.assess(predictions, scaled)
+    assessed = trust.assess(predictions, scaled, zscored)
     return {
         "percentile": assessed["percentile"].reshape(-1),
         "interval_low": assessed["interval_low"].reshape(-1),

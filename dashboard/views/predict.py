@@ -190,8 +190,8 @@ def render() -> None:
             icon=":material/science:",
         )
     sample = w.sample_switcher(profile)
+    trust_panels.domain_banner(neurix, profile, sample)  # before the details: it qualifies every number below
     _detection(profile, sample)
-    trust_panels.domain_banner(neurix, profile, sample)
 
     rows = profile.sample_predictions(sample)
     names = w.drug_names(neurix)

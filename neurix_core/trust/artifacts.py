@@ -69,15 +69,23 @@ class TrustArtifacts:
         )
 
     # --- prediction time -----------------------------------------------------------------------------------------
-    def domain(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(domain distance, in-domain flag) per sample and the samples × training lines similarity."""
+    def domain(
+        self, scaled: np.ndarray, zscored: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(domain distance, in-domain flag) per sample and the samples × training lines similarity.
+
+        With ``zscored`` (within-sample z, NaN = not measured), a profile without variation gets distance 1."""
         similarity = self.space.similarities(scaled)
         distance = domain.domain_distance(similarity)
+        if zscored is not None:
+            distance = np.where(domain.flat_profiles(zscored), 1.0, distance)
         return distance, distance <= self.threshold, similarity
 
-    def assess(self, predictions: np.ndarray, scaled: np.ndarray) -> dict[str, np.ndarray]:
+    def assess(
+        self, predictions: np.ndarray, scaled: np.ndarray, zscored: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """samples × drugs percentile and 80 % interval; per sample domain distance and in-domain flag."""
-        distance, inside, similarity = self.domain(scaled)
+        distance, inside, similarity = self.domain(scaled, zscored)
         sigma = self.difficulty.sigma(distance)[:, None]
         half = self.drugs["q80"].to_numpy(dtype=float)[None, :] * sigma
         return {

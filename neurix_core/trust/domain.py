@@ -64,6 +64,15 @@ def domain_distance(similarities: np.ndarray, k: int = N_NEIGHBOURS) -> np.ndarr
     return 1.0 - top.mean(axis=1)
 
 
+def flat_profiles(zscored: np.ndarray) -> np.ndarray:
+    """Samples whose measured genes do not vary (a constant profile carries no expression pattern): they are
+    outside the domain by definition, whatever their scaled vector happens to resemble."""
+    zscored = np.atleast_2d(zscored)
+    with np.errstate(invalid="ignore"):
+        spread = np.nanstd(np.where(np.isfinite(zscored), zscored, np.nan), axis=1)
+    return ~(spread > 1e-6)
+
+
 def held_out_distances(expression: np.ndarray, folds: np.ndarray) -> np.ndarray:
     """Each cell line's domain distance to the lines of the other folds, with scalers and axes fitted without it.
 
