@@ -33,7 +33,14 @@ from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, SCALING_MODES
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
 from neurix_core.predict import ModelInput
 from neurix_core.quality import DataQuality
-from neurix_core.report.text import DISCLAIMER, RELIABILITY_EXPLANATION, drug_labels, reliability
+from neurix_core.report.text import (
+    DISCLAIMER,
+    HIT_RATE_EXPLANATION,
+    RELIABILITY_EXPLANATION,
+    drug_labels,
+    hit_rate,
+    reliability,
+)
 
 LOG = logging.getLogger("neurix.dashboard")
 
@@ -576,8 +583,14 @@ def sample_switcher(profile: LoadedProfile) -> str:
     return current
 
 
-def reliability_badge(rho: float | None) -> None:
-    """A coloured badge with the reliability tier and ρ (hover help explains the tiers)."""
+def reliability_badge(rho: float | None, rate: float | None = None, placements: float | None = None) -> None:
+    """The drug's measured hit rate in plain words where the bundle has it, else the ρ tier badge."""
+    hits = hit_rate(rate, placements)
+    if hits.tier != "unmeasured":
+        colour = {"strong": "green", "moderate": "orange", "weak": "red"}[hits.tier]
+        st.badge(f"{hits.short} ({hits.tier}; chance 33%)", color=colour, help=HIT_RATE_EXPLANATION)
+        st.caption(hits.words)
+        return
     tier = reliability(rho)
     colour = {"high": "green", "moderate": "orange", "low": "red"}.get(tier.tier, "gray")
     rho_text = "no ρ" if rho is None or pd.isna(rho) else f"ρ = {float(rho):.2f}"

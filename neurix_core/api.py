@@ -35,6 +35,8 @@ from neurix_core.predict_levels import (
 )
 from neurix_core.quality import DataQuality, assess_quality
 from neurix_core.repurpose.candidates import repurposing_candidates
+from neurix_core.trust.artifacts import NOT_AVAILABLE
+from neurix_core.trust.neighbours import N_SHOWN, lineage_warning, nearest_lines
 
 ProfileLike = ParsedProfile | ModelInput | pd.DataFrame
 # One explanation request may cover at most this many (sample, drug) pairs: ~0.3 s each on 2 cores, so a request
@@ -123,6 +125,55 @@ class Neurix:
     def drugs(self) -> pd.DataFrame:
         """One row per compound: id, name, class, reliability of its best screen entry, its screen entries."""
         return compound_list(self.bundle.drugs)
+
+    # --- trust ---------------------------------------------------------------------------------------------------
+    @property
+    def has_trust(self) -> bool:
+        """Whether the bundle ships intervals, percentiles, hit rates, the domain check and neighbours."""
+        return self.bundle.trust is not None
+
+    def domain(self, profile: ProfileLike) -> pd.DataFrame:
+        """Per sample: domain distance, in-domain flag and the threshold (raises when the bundle lacks it)."""
+        trust = self._trust()
+        model_input = self.prepare(profile)
+        distance, inside, _ = trust.domain(model_input.scaled, model_input.zscored)
+        return pd.DataFrame(
+            {
+                "sample": model_input.samples,
+                "domain_distance": distance,
+                "in_domain": inside,
+                "threshold": trust.threshold,
+                "gene_coverage": model_input.coverage,
+            }
+        )
+
+    def neighbours(
+        self, profile: ProfileLike, drug: str | None = None, k: int = N_SHOWN, tumour_type: str | None = None
+    ) -> pd.DataFrame:
+        """The k most similar training cell lines per sample, with lineage, distance and, with ``drug``, their
+        measured z log AUC (one block per matching screen entry). ``lineage_warning`` is set on every row of a
+        sample whose neighbours' lineage disagrees with ``tumour_type``."""
+        trust = self._trust()
+        model_input = self.prepare(profile)
+        similarity = trust.space.similarities(model_input.scaled)
+        indices = self.drug_indices([drug]) if drug else [None]
+        blocks = []
+        for index in indices:
+            block = nearest_lines(similarity, trust.lines, trust.measured, model_input.samples, index, k)
+            if index is not None:
+                block.insert(2, "drug_key", self.bundle.drugs["drug_key"].iloc[index])
+                block.insert(3, "drug_name", self.bundle.drugs["drug_name"].iloc[index])
+            blocks.append(block)
+        table = pd.concat(blocks, ignore_index=True)
+        first = table.drop_duplicates(["sample", "rank"])
+        warnings = {s: lineage_warning(rows, tumour_type) for s, rows in first.groupby("sample", sort=False)}
+        table["lineage_warning"] = table["sample"].map(warnings)
+        return table
+
+    def _trust(self):
+        if self.bundle.trust is None:
+            raise NeurixError(NOT_AVAILABLE)
+        return self.bundle.trust
 
     # --- explanation ---------------------------------------------------------------------------------------------
     @property

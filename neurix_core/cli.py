@@ -102,7 +102,9 @@ def _load(args: argparse.Namespace):
         from neurix_core.errors import ProfileError
 
         raise ProfileError(refusal)
-    model_input = neurix.prepare(profile, scaling=args.scaling, platform=args.platform)
+    model_input = neurix.prepare(
+        profile, scaling=getattr(args, "scaling", "auto"), platform=getattr(args, "platform", "auto")
+    )
     if model_input.scaling is not None:
         print(model_input.scaling.describe(), file=sys.stderr)
     return neurix, model_input
@@ -118,6 +120,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     table[[*documented, *extra]].to_csv(args.out, index=False, float_format=FLOAT_FORMAT)
     unit = "compound" if args.level == "compound" else "screen entry"
     print(f"{len(table)} predictions (one per sample and {unit}) written to {args.out}", file=sys.stderr)
+    _report_domain(neurix, model_input)
 
 
 TRUST_COLUMNS = ("percentile", "interval_low", "interval_high", "in_domain", "domain_distance", "hit_rate")
@@ -133,6 +136,41 @@ def _report_matches(neurix, drugs: list[str]) -> None:
             f"--drugs {query!r} → {rows['compound_name'].iloc[0]} ({rows['compound_id'].iloc[0]}): {entries}",
             file=sys.stderr,
         )
+
+
+def _report_domain(neurix, model_input) -> None:
+    """Say on stderr which samples are outside the training domain (or that the bundle cannot tell)."""
+    from neurix_core.trust.artifacts import NOT_AVAILABLE
+
+    if not neurix.has_trust:
+        print(f"note: {NOT_AVAILABLE}", file=sys.stderr)
+        return
+    for row in neurix.domain(model_input).itertuples():
+        if not row.in_domain:
+            print(
+                f"warning: sample {row.sample} is outside the training domain (distance {row.domain_distance:.3f} "
+                f"> {row.threshold:.3f}); its predictions are extrapolations",
+                file=sys.stderr,
+            )
+
+
+def cmd_neighbours(args: argparse.Namespace) -> None:
+    neurix, model_input = _load(args)
+    table = neurix.neighbours(model_input, drug=args.drug, k=args.k, tumour_type=args.tumour_type)
+    for sample, warning in table.drop_duplicates("sample")[["sample", "lineage_warning"]].itertuples(
+        index=False
+    ):
+        if isinstance(warning, str):
+            print(f"warning: {sample}: {warning}", file=sys.stderr)
+    if args.out is None:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.drop(columns=["lineage_warning"]).to_string(index=False))
+    else:
+        table.to_csv(args.out, index=False)
+        print(f"{len(table)} neighbour rows written to {args.out}", file=sys.stderr)
+    _report_domain(neurix, model_input)
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -316,6 +354,21 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--samples", default=None, help="comma-separated sample names (default: all)")
             sub.add_argument("--top", type=int, default=20, help="genes per (sample, drug); 0 = all")
         sub.set_defaults(func=func)
+
+    near = commands.add_parser("neighbours", help="the most similar training cell lines for each sample")
+    near.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped model)")
+    near.add_argument("--input", type=Path, required=True, help="expression matrix (csv/tsv/txt/xlsx)")
+    near.add_argument(
+        "--values",
+        default="auto",
+        choices=["auto", *VALUE_SCALES],
+        help="value scale of the file (default: detected)",
+    )
+    near.add_argument("--drug", default=None, help="show the neighbours' measured response to this drug")
+    near.add_argument("--k", type=int, default=5, help="neighbours per sample")
+    near.add_argument("--tumour-type", default=None, help="warn when the neighbours' lineage disagrees")
+    near.add_argument("--out", type=Path, default=None, help="CSV file (default: print a table)")
+    near.set_defaults(func=cmd_neighbours)
     return parser
 
 
@@ -330,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as exc:  # an output path that cannot be written, a disk that is full, ...
         where = f" ({Path(exc.filename).name})" if getattr(exc, "filename", None) else ""
-        print(f"neurix: error: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
+        print(f"neurix: error: {exc.strerror or str(exc) or type(exc).__name__}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("neurix: interrupted", file=sys.stderr)

@@ -26,6 +26,12 @@ PREDICTION_COLUMNS = [
     "drug_name",
     "drug_class",
     "z_log_auc",
+    "percentile",
+    "interval_low",
+    "interval_high",
+    "in_domain",
+    "domain_distance",
+    "hit_rate",
     "cv_rho",
     "rank",
     "targets",
@@ -159,6 +165,38 @@ def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFra
     table["rank"] = (
         table.groupby("sample", sort=False, observed=True)["z_log_auc"].rank(method="first").astype(int)
     )
+    for column, values in trust_columns(bundle, predictions, model_input.scaled, model_input.zscored).items():
+        table[column] = values
     table = table.sort_values(["sample", "rank"], kind="stable").reset_index(drop=True)
     table["sample"] = table["sample"].astype(str)
     return table[PREDICTION_COLUMNS]
+
+
+def trust_columns(
+    bundle: ModelBundle, predictions: np.ndarray, scaled: np.ndarray, zscored: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Flattened (sample-major, drug order) trust columns; NaN / missing in_domain when the bundle lacks them.
+
+    in_domain is a nullable boolean so a bundle without the domain check says "unknown", never "in domain".
+    """
+    n_samples, n_drugs = predictions.shape
+    trust = bundle.trust
+    if trust is None:
+        missing = np.full(n_samples * n_drugs, np.nan)
+        return {
+            "percentile": missing,
+            "interval_low": missing,
+            "interval_high": missing,
+            "in_domain": pd.array([pd.NA] * (n_samples * n_drugs), dtype="boolean"),
+            "domain_distance": missing,
+            "hit_rate": missing,
+        }
+    assessed = trust.assess(predictions, scaled, zscored)
+    return {
+        "percentile": assessed["percentile"].reshape(-1),
+        "interval_low": assessed["interval_low"].reshape(-1),
+        "interval_high": assessed["interval_high"].reshape(-1),
+        "in_domain": pd.array(np.repeat(assessed["in_domain"], n_drugs), dtype="boolean"),
+        "domain_distance": np.repeat(assessed["domain_distance"], n_drugs),
+        "hit_rate": np.tile(trust.drugs["hit_rate"].to_numpy(dtype=float), n_samples),
+    }

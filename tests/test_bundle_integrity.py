@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -395,11 +396,16 @@ def test_cli_exit_codes(
 ) -> None:
     """2 for what the user can fix (unreadable bundle or input, unwritable output); 1 for internal errors."""
     profile = tmp_path / "p.csv"
-    profile.write_text("gene,S1\nTP53,1.0\n", encoding="utf-8")
+    genes = (bundle / "genes.txt").read_text(encoding="utf-8").split()
+    values = np.random.default_rng(0).normal(size=len(genes))
+    profile.write_text(
+        "gene,S1\n" + "".join(f"{g},{v:.4f}\n" for g, v in zip(genes, values, strict=True)), encoding="utf-8"
+    )
     args = ["predict", "--bundle", str(bundle), "--input", str(profile)]
-    code = cli.main([*args, "--out", str(tmp_path / "missing_dir" / "o.csv")])
+    code = cli.main([*args, "--out", str(tmp_path / "missing_dir" / "o.csv")])  # an unwritable output
     err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err and err.startswith("neurix: error:")
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "Traceback" not in err and last.startswith("neurix: error:") and "missing_dir" in last
     monkeypatch.setattr(cli, "_load", lambda a: (_ for _ in ()).throw(TypeError("bug")))
     code = cli.main([*args, "--out", str(tmp_path / "o.csv")])
     err = capsys.readouterr().err

@@ -39,6 +39,8 @@ def test_predict_cli_writes_documented_columns(
     assert len(table) == 2 * neurix.bundle.drugs["compound_id"].nunique()  # one row per compound
     err = capsys.readouterr().err
     assert "5,778 of 5,778 model genes measured" in err and "0 imputed" in err  # data quality per sample
+    trust = ["percentile", "interval_low", "interval_high", "in_domain", "domain_distance"]
+    assert set(trust) <= set(table.columns)  # the trust columns (NaN where the bundle has no calibration)
     screen = tmp_path / "screen.csv"
     assert main(["predict", "--input", str(example_csv), "--out", str(screen), "--level", "screen"]) == 0
     table = pd.read_csv(screen)

@@ -38,7 +38,7 @@ def _heatmap(frame: pd.DataFrame, labels: dict[str, str], n_genes: int) -> None:
 
 def _drug_panel(frame: pd.DataFrame, row: pd.Series, label: str, per_side: int) -> None:
     st.markdown(f"#### {label}")
-    w.reliability_badge(row["cv_rho"])
+    w.reliability_badge(row["cv_rho"], row.get("hit_rate"))
     st.caption(
         f"Rank {int(row['rank'])} · predicted z log AUC {row['z_log_auc']:+.2f} · {row['drug_class']} · "
         f"targets: {row['targets'] or 'n/a'}"

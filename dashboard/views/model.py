@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pandas as pd
 import streamlit as st
 
+from dashboard import trust_panels
 from dashboard import widgets as w
 from neurix_core.api import Neurix
 from neurix_core.data.drug_classes import class_overrides
@@ -98,7 +99,7 @@ def _cross_validation(neurix: Neurix) -> None:
     st.markdown(
         f"{cv.get('n_folds', 5)}-fold cross-validation over cell lines: each drug's ρ is the Spearman "
         "correlation between predicted and measured response of cell lines the model did not see. This ρ "
-        "is the reliability badge shown next to every prediction."
+        "is the reliability badge shown next to every prediction where the bundle has no measured hit rates."
     )
     table = summary_frame(cv.get("summary"))
     if not table.empty:
@@ -189,6 +190,7 @@ def render() -> None:
     _version(neurix)
     _training_data(neurix)
     _cross_validation(neurix)
+    trust_panels.calibration_section(neurix)
     _ridge(neurix)
     _external(neurix)
     _training(neurix)

@@ -7,11 +7,19 @@ import re
 import pandas as pd
 import streamlit as st
 
+from dashboard import trust_panels
 from dashboard import widgets as w
 from neurix_core.api import Neurix
 from neurix_core.quality import IMPUTED_WARNING
 from neurix_core.report.figures import prediction_bars
-from neurix_core.report.text import MODERATE_RHO, RELIABILITY_EXPLANATION, SIGN_CONVENTION, reliability
+from neurix_core.report.text import (
+    HIT_RATE_EXPLANATION,
+    MODERATE_RHO,
+    RELIABILITY_EXPLANATION,
+    SIGN_CONVENTION,
+    hit_rate,
+    reliability,
+)
 
 TABLE_COLUMNS = {
     "rank": st.column_config.NumberColumn("Rank", width="small"),
@@ -25,7 +33,14 @@ TABLE_COLUMNS = {
         "tested doses)",
     ),
     "n_entries": st.column_config.NumberColumn("Screen entries", width="small"),
+    "interval": st.column_config.TextColumn("80% interval", help=HIT_RATE_EXPLANATION),
+    "percentile": st.column_config.NumberColumn(
+        "Percentile",
+        format="%.0f",
+        help="share of training cell lines measured more resistant (higher = more sensitive)",
+    ),
     "measured_z_log_auc": st.column_config.NumberColumn("Measured z log AUC", format="%.2f"),
+    "hit_rate": st.column_config.TextColumn("Hit rate", help=HIT_RATE_EXPLANATION),
     "reliability": st.column_config.TextColumn("Reliability", help=RELIABILITY_EXPLANATION),
     "cv_rho": st.column_config.NumberColumn("CV ρ", format="%.2f"),
     "targets": st.column_config.TextColumn("Targets"),
@@ -225,10 +240,18 @@ def _table(rows: pd.DataFrame, measured: pd.Series | None, names: dict[str, str]
     table["reliability"] = [f"{t.symbol} {t.tier}" for t in map(reliability, table["cv_rho"])]
     columns = ["rank", "drug", "drug_class", "z_log_auc"]
     columns += [c for c in ("predicted_auc", "n_entries") if c in table]
+    has_trust = table["interval_low"].notna().any()
+    if has_trust:
+        table["interval"] = [
+            f"{low:+.2f} to {high:+.2f}"
+            for low, high in zip(table["interval_low"], table["interval_high"], strict=True)
+        ]
+        table["hit_rate"] = [hit_rate(r).short for r in table["hit_rate"]]
+        columns += ["interval", "percentile"]
     if measured is not None:
         table["measured_z_log_auc"] = table["drug_key"].map(measured)
         columns.append("measured_z_log_auc")
-    columns += ["reliability", "cv_rho", "targets", "pathway", "moa"]
+    columns += (["hit_rate"] if has_trust else ["reliability"]) + ["cv_rho", "targets", "pathway", "moa"]
     return table[columns]
 
 
@@ -251,6 +274,7 @@ def render() -> None:
             icon=":material/science:",
         )
     sample = w.sample_switcher(profile)
+    trust_panels.domain_banner(neurix, profile, sample)  # before the details: it qualifies every number below
     _detection(profile, sample)
 
     rows = profile.sample_predictions(sample)
@@ -271,10 +295,18 @@ def render() -> None:
     if len(best):
         top = best.iloc[0]
         tier = reliability(top["cv_rho"])
-        st.markdown(
-            f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
-            f"z {top['z_log_auc']:+.2f}, {tier.symbol} {tier.tier}, ρ {top['cv_rho']:.2f})"
-        )
+        hits = hit_rate(top["hit_rate"])
+        if hits.tier != "unmeasured":
+            st.markdown(
+                f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
+                f"z {top['z_log_auc']:+.2f}, 80% interval {top['interval_low']:+.2f} to {top['interval_high']:+.2f}, "
+                f"more sensitive than {top['percentile']:.0f}% of training cell lines). {hits.words}"
+            )
+        else:
+            st.markdown(
+                f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
+                f"z {top['z_log_auc']:+.2f}, {tier.symbol} {tier.tier}, ρ {top['cv_rho']:.2f}; {hits.words})"
+            )
     else:
         st.markdown("**No drug has a reliable prediction (ρ ≥ 0.2) in this model bundle.**")
 
@@ -288,12 +320,20 @@ def render() -> None:
             key="prediction_bars",
             config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
         )
-        st.caption(
-            "Reliability after each name (cross-validated ρ): ●●● high · ●●○ moderate · ●○○ low · "
-            "○○○ unvalidated" + (" · ◆ measured response of this cell line" if measured is not None else "")
-        )
+        if shown["interval_low"].notna().any():
+            legend = (
+                "After each name: the drug's measured hit rate on unseen cell lines (chance 33%); whiskers: 80% "
+                "interval for this sample's true response"
+            )
+        else:
+            legend = (
+                "Reliability after each name (cross-validated ρ): ●●● high · ●●○ moderate · ●○○ low · "
+                "○○○ unvalidated; intervals and hit rates are not available in this bundle"
+            )
+        st.caption(legend + (" · ◆ measured response of this cell line" if measured is not None else ""))
     with st.expander("How to read this chart and the reliability badge"):
         st.markdown(SIGN_CONVENTION.split(" Gene relevance")[0])
+        st.markdown(HIT_RATE_EXPLANATION)
         st.markdown(RELIABILITY_EXPLANATION)
         st.markdown("●●● high · ●●○ moderate · ●○○ low · ○○○ unvalidated. Colours show the drug class.")
 
@@ -317,6 +357,7 @@ def render() -> None:
             icon=":material/download:",
             on_click="ignore",
         )
+    trust_panels.similar_lines(neurix, profile, sample, rows)
     st.page_link(
         "views/explain.py",
         label="Why? See the genes behind the top predictions",

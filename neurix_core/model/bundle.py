@@ -12,6 +12,8 @@ A bundle is a directory::
     example_responses.csv  their measured responses, as z-scored log AUC on the model's scale (optional)
     drug_map.csv      2-D UMAP of the drug tower's latent vectors (optional)
     rnaseq_reference.csv  per-gene RNA-seq mean/sd of the training lines, for RNA-seq uploads (optional)
+    trust.*           intervals, percentiles, hit rates, applicability domain, neighbours (optional; see
+                      neurix_core/trust/artifacts.py)
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from neurix_core.features.rnaseq_reference import REFERENCE_FILE, RnaseqReferenc
 from neurix_core.features.scaling import GeneScaler
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
 from neurix_core.train.fit import FittedModel, TargetScaler
+from neurix_core.trust.artifacts import TRUST_FILES, TrustArtifacts
 
 BUNDLE_FORMAT = "neurix-bundle"
 BUNDLE_FORMAT_VERSION = 1
 REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
-OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv", REFERENCE_FILE)
+OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv", REFERENCE_FILE, *TRUST_FILES)
 NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines", "log_auc_mean", "log_auc_sd")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 
@@ -59,6 +62,7 @@ class ModelBundle:
     drug_map: pd.DataFrame | None = None
     path: Path | None = None
     rnaseq_reference: RnaseqReference | None = None
+    trust: TrustArtifacts | None = None
     _gene_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
@@ -113,6 +117,7 @@ def save_bundle(
     drug_map: pd.DataFrame | None = None,
     extra_manifest: dict | None = None,
     rnaseq_reference: RnaseqReference | None = None,
+    trust: TrustArtifacts | None = None,
 ) -> Path:
     """Write a bundle; the manifest is written last and records the sha256 of every file."""
     directory = Path(directory)
@@ -142,6 +147,8 @@ def save_bundle(
     if rnaseq_reference is not None:
         rnaseq_reference.save(directory)
         extra_manifest = {**(extra_manifest or {}), "rnaseq_reference": rnaseq_reference.summary()}
+    if trust is not None:
+        trust.save(directory)
     files = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != "manifest.json")
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     manifest = {
@@ -272,6 +279,7 @@ def _load_bundle(directory: Path) -> ModelBundle:
             else None
         )
         reference = RnaseqReference.load(directory, genes, manifest) if REFERENCE_FILE in listed else None
+        trust = TrustArtifacts.load(directory) if set(TRUST_FILES) <= listed else None
         fitted = FittedModel(
             model=model,
             gene_scaler=GeneScaler(mean=arrays["scaler_mean"], std=arrays["scaler_std"]),
@@ -305,4 +313,5 @@ def _load_bundle(directory: Path) -> ModelBundle:
         drug_map,
         directory,
         rnaseq_reference=reference,
+        trust=trust,
     )

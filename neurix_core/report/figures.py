@@ -24,6 +24,7 @@ from neurix_core.report.text import (
     drug_label,
     drug_labels,
     expression_level,
+    hit_rate,
     reliability,
 )
 
@@ -72,6 +73,21 @@ def _rho_text(rho: object) -> str:
 # --- predictions --------------------------------------------------------------------------------------------
 
 
+def _trust_text(row: object) -> str:
+    """Hover lines for the interval, percentile and hit rate (empty where the bundle lacks them)."""
+    low, high = getattr(row, "interval_low", np.nan), getattr(row, "interval_high", np.nan)
+    percentile = getattr(row, "percentile", np.nan)
+    text = ""
+    if pd.notna(low) and pd.notna(high):
+        text += f" (80% interval {low:+.2f} to {high:+.2f})"
+    if pd.notna(percentile):
+        text += f"<br>more sensitive than {percentile:.0f}% of training cell lines"
+    rate = hit_rate(getattr(row, "hit_rate", np.nan))
+    if rate.tier != "unmeasured":
+        text += f"<br>hit rate {rate.short} ({rate.tier}; chance 33%)"
+    return text
+
+
 def prediction_bars(
     rows: pd.DataFrame,
     measured: pd.Series | None = None,
@@ -87,14 +103,29 @@ def prediction_bars(
     rows = rows.reset_index(drop=True)
     names = labels if labels is not None else drug_labels(rows)
     tiers = [reliability(r) for r in rows["cv_rho"]]
-    ticks = [
-        f"{names.get(key, key)} <span style='color:{tier.colour}'>{tier.symbol}</span>"
-        for key, tier in zip(rows["drug_key"], tiers, strict=True)
+    hits = [hit_rate(r) for r in rows.get("hit_rate", pd.Series(np.nan, index=rows.index))]
+    measured_hits = any(h.tier != "unmeasured" for h in hits)
+    ticks = [  # the measured hit rate where the bundle has it, else the ρ badge
+        f"{names.get(key, key)} <span style='color:{h.colour if measured_hits else t.colour}'>"
+        f"{h.short if measured_hits else t.symbol}</span>"
+        for key, t, h in zip(rows["drug_key"], tiers, hits, strict=True)
     ]
+    has_interval = "interval_low" in rows and rows["interval_low"].notna().any()
     fig = go.Figure()
     for drug_class in dict.fromkeys(rows["drug_class"]):
         mask = (rows["drug_class"] == drug_class).to_numpy()
         part = rows[mask]
+        error = None
+        if has_interval:  # asymmetric whiskers: the 80 % conformal interval around the prediction
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": (part["interval_high"] - part["z_log_auc"]).to_numpy(),
+                "arrayminus": (part["z_log_auc"] - part["interval_low"]).to_numpy(),
+                "color": "#333",
+                "thickness": 1.2,
+                "width": 4,
+            }
         fig.add_trace(
             go.Bar(
                 x=part["z_log_auc"],
@@ -102,6 +133,7 @@ def prediction_bars(
                 orientation="h",
                 name=str(drug_class),
                 marker={"color": class_colour(drug_class)},
+                error_x=error,
                 customdata=np.column_stack(
                     [
                         part["rank"].astype(str),
@@ -110,12 +142,13 @@ def prediction_bars(
                         part["pathway"].fillna("").astype(str),
                         [_rho_text(r) for r in part["cv_rho"]],
                         [tiers[i].tier for i in np.flatnonzero(mask)],
+                        [_trust_text(row) for row in part.itertuples()],
                     ]
                 ),
                 hovertemplate=(
-                    "<b>%{y}</b> (rank %{customdata[0]})<br>predicted z log AUC %{x:.2f}<br>"
+                    "<b>%{y}</b> (rank %{customdata[0]})<br>predicted z log AUC %{x:.2f}%{customdata[6]}<br>"
                     "target: %{customdata[1]}<br>MOA: %{customdata[2]}<br>pathway: %{customdata[3]}<br>"
-                    "reliability: %{customdata[5]} (ρ %{customdata[4]})<extra>%{fullData.name}</extra>"
+                    "cross-validated ρ %{customdata[4]}<extra>%{fullData.name}</extra>"
                 ),
             )
         )

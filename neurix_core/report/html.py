@@ -22,6 +22,7 @@ from neurix_core.report.text import (
     CITATIONS,
     CLASS_COLOURS,
     DISCLAIMER,
+    HIT_RATE_EXPLANATION,
     NON_CLAIMS,
     OTHER_COLOUR,
     PLATFORM_CAVEAT,
@@ -33,6 +34,7 @@ from neurix_core.report.text import (
     drug_label,
     drug_labels,
     expression_level,
+    hit_rate,
     reliability,
 )
 
@@ -96,10 +98,13 @@ def _predictions_table(
 ) -> str:
     scale = _scale(rows["z_log_auc"])
     has_measured = measured is not None and any(k in measured for k in rows["drug_key"])
+    has_trust = "interval_low" in rows and rows["interval_low"].notna().any()
     head = (
         "<tr><th>Rank</th><th>Drug</th><th>Class</th><th>Predicted z log AUC</th><th></th>"
+        + ("<th>80% interval</th><th>Percentile</th>" if has_trust else "")
         + ("<th>Measured</th>" if has_measured else "")
-        + "<th>Reliability (ρ)</th><th>Targets</th><th>Mechanism</th></tr>"
+        + ("<th>Hit rate (chance 33%)</th>" if has_trust else "<th>Reliability (ρ)</th>")
+        + "<th>Targets</th><th>Mechanism</th></tr>"
     )
     body = []
     for row in rows.itertuples(index=False):
@@ -108,17 +113,42 @@ def _predictions_table(
         measured_cell = (
             f'<td class="num">{_number(measured.get(row.drug_key))}</td>' if has_measured and measured else ""
         )
+        if has_trust:
+            hits = hit_rate(row.hit_rate)
+            trust_cells = (
+                f'<td class="num">{_number(row.interval_low)} to {_number(row.interval_high)}</td>'
+                f'<td class="num">{_number(row.percentile, digits=0, signed=False)}</td>'
+            )
+            badge = f'<td class="tier" style="color:{hits.colour}">{_e(hits.short)} ({_e(hits.tier)})</td>'
+        else:
+            trust_cells = ""
+            badge = (
+                f'<td class="tier" style="color:{tier.colour}">{tier.symbol} {_e(tier.tier)} '
+                f"({_number(row.cv_rho, signed=False)})</td>"
+            )
         body.append(
             f'<tr><td class="num">{int(row.rank)}</td>'
             f"<td><b>{_e(names.get(row.drug_key, drug_label(row.drug_name, row.screen)))}</b></td>"
             f'<td class="class"><span style="color:{colour}">■</span> {_e(row.drug_class)}</td>'
             f'<td class="num">{_number(row.z_log_auc)}</td>'
             f"<td>{_bar(float(row.z_log_auc), scale, SENSITISING_COLOUR, RESISTANCE_COLOUR)}</td>"
-            f"{measured_cell}"
-            f'<td class="tier" style="color:{tier.colour}">{tier.symbol} {_e(tier.tier)} '
-            f"({_number(row.cv_rho, signed=False)})</td><td>{_e(row.targets)}</td><td>{_e(row.moa)}</td></tr>"
+            f"{trust_cells}{measured_cell}{badge}<td>{_e(row.targets)}</td><td>{_e(row.moa)}</td></tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _domain_paragraph(rows: pd.DataFrame) -> str:
+    """The applicability-domain verdict for the sample (or that the bundle cannot tell)."""
+    flag = rows["in_domain"].iloc[0] if "in_domain" in rows and len(rows) else pd.NA
+    if pd.isna(flag):
+        return '<p class="small">Domain check: not available in this model bundle (retrain to add it).</p>'
+    distance = _number(rows["domain_distance"].iloc[0], digits=3, signed=False)
+    if bool(flag):
+        return f'<p class="small">Within the training domain (distance {distance} to the most similar lines).</p>'
+    return (
+        f'<p class="disclaimer">This sample is unlike the cell lines Neurix was trained on (domain distance '
+        f"{distance}): predictions for this sample are extrapolations.</p>"
+    )
 
 
 def _top_genes(frame: pd.DataFrame, per_side: int) -> pd.DataFrame:
@@ -337,9 +367,10 @@ Generated {_e(generated.isoformat())} · model version <b>{_e(manifest.get("mode
 {platform_warning}
 
 <h2>Top {len(rows)} predicted drugs</h2>
+{_domain_paragraph(rows)}
 <p class="small">{_e(SIGN_CONVENTION.split(" Gene relevance")[0])}{_e(COMPOUND_NOTE if "n_entries" in rows else "")}</p>
 {_predictions_table(rows, measured, names)}
-<p class="small">{_e(RELIABILITY_EXPLANATION)} {_e(_cv_summary(validation))}</p>
+<p class="small">{_e(HIT_RATE_EXPLANATION)} {_e(RELIABILITY_EXPLANATION)} {_e(_cv_summary(validation))}</p>
 {bars_html}
 
 <h2 class="pagebreak">Genes behind the predictions</h2>

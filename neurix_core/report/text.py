@@ -116,6 +116,60 @@ def reliability(rho: float | None) -> Reliability:
     return RELIABILITY_TIERS["low"]
 
 
+HIT_RATE_UNAVAILABLE = "hit rate not available in this bundle (retrain to measure it)"
+
+
+@dataclass(frozen=True)
+class HitRate:
+    """A drug's measured hit rate in plain words (replaces the ρ-threshold badge where the bundle has it)."""
+
+    tier: str  # "strong" | "moderate" | "weak" | "unmeasured"
+    short: str  # e.g. "52% hits"
+    colour: str
+    words: str
+
+
+HIT_RATE_COLOURS = {"strong": "#1a7f37", "moderate": "#b7791f", "weak": "#c53030", "unmeasured": "#718096"}
+
+
+def hit_rate(rate: object, n: object = None) -> HitRate:
+    """Plain words for a per-drug hit rate (share of 'top 20 %' placements truly in the most sensitive third)."""
+    from neurix_core.trust.calibration import hit_rate_group
+
+    value = pd_float(rate)
+    tier = hit_rate_group(value)
+    if tier == "unmeasured":
+        return HitRate(tier, "hit rate n/a", HIT_RATE_COLOURS[tier], HIT_RATE_UNAVAILABLE)
+    count = pd_float(n)
+    placements = f"; {int(count)} placements on unseen cell lines" if count == count and count else ""
+    return HitRate(
+        tier,
+        f"{value:.0%} hits",
+        HIT_RATE_COLOURS[tier],
+        f"When Neurix placed a cell line among the 20% most sensitive, it truly was in the most sensitive third "
+        f"{value:.0%} of the time (chance: 33%{placements}).",
+    )
+
+
+def pd_float(value: object) -> float:
+    """float(value), NaN for None/empty/unparseable."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+HIT_RATE_EXPLANATION = (
+    "Hit rate: in 5-fold cross-validation on cell lines the model never saw, whenever Neurix placed a cell line "
+    "among the 20% most sensitive to a drug, how often that line truly was in the most sensitive third of all "
+    "lines measured with the drug. Chance is 33%. Strong: ≥ 60%, moderate: 45–60%, weak: < 45%. The 80% "
+    "interval is the range that held the measured response of 80% of unseen cell lines (conformal, per drug, "
+    "widened with the distance to the training lines where cross-validation showed larger errors there; it "
+    "assumes the sample resembles the training lines); the percentile is the share of training cell lines "
+    "measured more resistant than this prediction."
+)
+
+
 def drug_label(name: object, screen: object) -> str:
     """'Cisplatin · GDSC2': names repeat across screens, so the screen is part of the label."""
     return f"{name} · {screen}" if screen not in (None, "") else str(name)

@@ -24,6 +24,7 @@ from neurix_core.train.cv import cross_validate, interaction_predictor
 from neurix_core.train.external import external_validation
 from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
 from neurix_core.train.platform_reference import build_rnaseq_reference
+from neurix_core.trust.artifacts import trust_from_cv, trust_summary
 
 Log = Callable[[str], None]
 N_EXAMPLES = 6
@@ -82,11 +83,13 @@ def run_validation(
     baseline: bool,
     external: bool,
     log: Log = print,
+    keep: dict | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Cell-line CV of the model (and optionally ridge on the same folds, and GDSC↔PRISM external validation).
 
     Returns the model-card dictionary and the drug table with per-drug ``cv_rho`` (and ``ridge_rho``).
-    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set.
+    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set. ``keep["cv"]`` receives the model's
+    CrossValidationResult (out-of-fold predictions, folds) for the trust calibration.
     """
     validation: dict = {
         "screens": sorted(set(data.drugs["screen"])),
@@ -105,6 +108,8 @@ def run_validation(
                 f"cross-validation fold {fold + 1}/{cv_folds} done ({seconds:.0f} s)"
             ),
         )
+        if keep is not None:
+            keep["cv"] = result
         validation["cross_validation"] = {
             "n_folds": cv_folds,
             "seconds": result.seconds,
@@ -173,8 +178,9 @@ def train_bundle(
     is_example = np.isin(data.cell_lines, examples)
     model_data = data.select(cells=~is_example)
     fingerprints = drug_fingerprints(model_data)
+    kept: dict = {}
     validation, drugs = run_validation(
-        model_data, full, cv_folds, training, architecture, baseline, external, log
+        model_data, full, cv_folds, training, architecture, baseline, external, log, keep=kept
     )
     log("fitting the final model on all non-example cell lines")
     fitted = fit(model_data, training, architecture, fingerprints=fingerprints, progress=progress)
@@ -188,6 +194,11 @@ def train_bundle(
     fingerprint = dict(model_data.source_fingerprint)
     if reference_path is not None:
         fingerprint.update(file_fingerprint([reference_path]))
+    trust = None
+    if "cv" in kept:
+        log("calibrating intervals, hit rates and the applicability domain on the out-of-fold predictions")
+        trust = trust_from_cv(model_data, kept["cv"], fitted, drugs)
+        log(trust_summary(trust))
     return save_bundle(
         out,
         fitted,
@@ -201,4 +212,5 @@ def train_bundle(
         drug_map=drug_map,
         extra_manifest={"example_cell_lines": examples, "expression_platform": platform},
         rnaseq_reference=reference,
+        trust=trust,
     )
