@@ -7,10 +7,12 @@ latency while others compute) only exist inside that process. Concurrent ``AppTe
 here speak Streamlit's websocket protocol like the browser does (``benchmarks/load_test.py`` explains it); the
 scenario is the same one ``python benchmarks/load_test.py --sessions 50`` runs with larger numbers.
 
-Scenario (one server, ~60 s on 2 cores): 5 warm-up sessions, then 20 sessions started at the same instant, each
-uploading a different profile (CSV / TSV / gzipped CSV, its own unique sample name), reading its predictions
-and opening the Explain page (LRP for its top five drugs), while 20 threads hit ``/_stcore/health``,
-``/_stcore/host-config`` and ``/``. Every session stays connected until the end.
+Scenario (one server, ``dashboard/server.py``; a few minutes on 2 cores): 5 warm-up sessions, then 20 sessions
+started at the same instant, each uploading a different profile (CSV / TSV / gzipped CSV, its own unique sample
+name), reading its predictions and opening the Explain page (LRP for its top five drugs), while 20 threads hit
+``/_stcore/health``, ``/_stcore/host-config`` and ``/``, and, at the same instant, three adversarial uploads (gzip
+bomb, text junk, too many values) and one session trying to park 8 × 45 MiB uploads. Every session stays
+connected until the end.
 
 Documented bounds (asserted below):
 
@@ -51,10 +53,18 @@ SESSIONS = 20
 WARMUP = 5
 HTTP_THREADS = 20
 HTTP_PER_THREAD = 30
-MAX_GROWTH_PER_SESSION_MIB = 30.0  # measured ~11 MiB/session (session state, explanations, media, arenas)
-MAX_PEAK_MIB = 4096.0  # measured ~2.5 GiB peak with 20 simultaneous Explain pages
-MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # measured ~3 s: the event loop shares the GIL with 20 script threads
-MAX_HEALTH_P95_IDLE_S = 1.0  # measured ~50 ms
+# Bounds for a loaded CI machine (this 2-core machine, shared by 8 developers at load ~23, measured 6 sessions
+# + attacks: upload → predictions p95 11.6 s, Explain p95 21.9 s, attack refusals 4-21 s, peak 1.9 GiB).
+# Generous on latency (the figures scale with the machine's load), tight enough to catch a serialised server or a
+# hang; the idle-machine targets (p95 3 s / 6 s, refusals ≤ 10 s, peak ≤ 2 GB) are measured by
+# benchmarks/load_test.py.
+MAX_GROWTH_PER_SESSION_MIB = 40.0  # ~11 MiB/session plus the flood's two held 45 MiB uploads, shared by 20
+MAX_PEAK_MIB = 3072.0  # model ~1.1 GiB + 25 sessions + three attacks and a flood at once
+MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # measured ~3-4 s: the event loop shares the GIL with 20 script threads
+MAX_HEALTH_P95_IDLE_S = 1.0  # measured ~50-120 ms
+MAX_UPLOAD_PREDICT_P95_S = 60.0
+MAX_EXPLAIN_P95_S = 120.0
+MAX_REFUSAL_S = 60.0  # each attack file, from its upload to the page's refusal
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +112,8 @@ def scenario(
 def test_all_sessions_were_simultaneous_and_distinct(scenario: dict[str, Any]) -> None:
     sessions = scenario["figures"]["sessions"]
     assert sessions["total"] == SESSIONS + WARMUP
-    assert sessions["connected_during_test"] == SESSIONS + WARMUP, "all sessions stayed connected at once"
+    hostile = scenario["figures"]["adversarial"]["sessions"]  # the attackers' tabs stay open too
+    assert sessions["connected_during_test"] == SESSIONS + WARMUP + hostile, "all stayed connected at once"
     assert sessions["distinct_session_ids"] == SESSIONS + WARMUP
     assert sessions["connected_after_close"] == 0
 
@@ -133,6 +144,26 @@ def test_memory_stays_bounded(scenario: dict[str, Any]) -> None:
     growth = figures["memory_growth_mib"]
     assert growth["per_session"] < MAX_GROWTH_PER_SESSION_MIB, figures["memory_mib"]
     assert figures["memory_mib"]["peak"] < MAX_PEAK_MIB, figures["memory_mib"]
+
+
+def test_latency_under_contention(scenario: dict[str, Any]) -> None:
+    steps = scenario["figures"]["session_step_latency_s"]
+    assert steps["upload_predict"]["p95_s"] < MAX_UPLOAD_PREDICT_P95_S, steps
+    assert steps["explain"]["p95_s"] < MAX_EXPLAIN_P95_S, steps
+
+
+def test_attacks_are_refused_quickly_while_others_work(scenario: dict[str, Any]) -> None:
+    """A gzip bomb, 46.7 MiB of text junk and a table with too many values, uploaded with the 20 sessions, are
+    each refused with a message; one session cannot park more than two near-limit uploads in server memory."""
+    adversarial = scenario["figures"]["adversarial"]
+    assert len(adversarial["uploads"]) == 3
+    for attack in adversarial["uploads"]:
+        assert not attack["error"], attack
+        assert attack["status"] == 204 and "could not be used" in attack["message"], attack
+        assert attack["refused_s"] is not None and attack["refused_s"] < MAX_REFUSAL_S, attack
+    statuses = adversarial["flood"]["statuses"]
+    assert statuses.count(204) <= 2 and len(statuses) == 8, statuses
+    assert all(code in (204, 429, 503, -1) for code in statuses), statuses
 
 
 def test_the_upload_limit_reaches_the_browser(scenario: dict[str, Any]) -> None:
