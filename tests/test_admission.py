@@ -124,3 +124,19 @@ def test_the_dashboard_shows_queued_uploads_and_then_reads_them(monkeypatch: pyt
     assert shown == [1], "the upload waited, and its page was told its place"
     assert widgets.UPLOAD_KEY in at.session_state  # then it was processed (a result or a readable refusal)
     assert not at.exception
+
+
+def test_each_session_has_a_parse_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import widgets
+    from neurix_core.errors import LimitExceededError
+
+    monkeypatch.setattr(widgets.st, "session_state", {})
+    for _ in range(widgets.MAX_PARSES_PER_WINDOW):
+        widgets._spend_parse_budget()
+    with pytest.raises(
+        LimitExceededError, match=r"in the last 10 minutes, the most allowed: try again in \d+ s"
+    ):
+        widgets._spend_parse_budget()
+    later = time.monotonic() + widgets.PARSE_WINDOW_S + 1
+    monkeypatch.setattr(widgets.time, "monotonic", lambda: later)
+    widgets._spend_parse_budget()  # the window slides: old parses no longer count
