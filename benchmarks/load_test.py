@@ -116,6 +116,7 @@ class StreamlitServer:
         self.log_path = log_path
         self.extra_args = list(extra_args)
         self.env = dict(os.environ if env is None else env)
+        self.env.setdefault("MALLOC_ARENA_MAX", "2")  # as scripts/dashboard.sh deploys it
         self.metrics_token = secrets.token_urlsafe(32)
         self.env["NEURIX_METRICS_TOKEN"] = self.metrics_token
         self.process: subprocess.Popen[bytes] | None = None
@@ -654,6 +655,7 @@ class Attack:
     refused_s: float | None = None  # PUT start → the page showing the refusal (or the parsed result)
     message: str = ""
     error: str = ""
+    tab: BrowserSession | None = field(default=None, repr=False)  # kept open like the normal sessions
 
 
 def attack(base_url: str, kind: str, name: str, data: bytes, timeout: float = 120.0) -> Attack:
@@ -681,8 +683,7 @@ def attack(base_url: str, kind: str, name: str, data: bytes, timeout: float = 12
         result.refused_s = round(time.perf_counter() - start, 2)
     except Exception as exc:  # noqa: BLE001 - reported with the figures
         result.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        tab.close()
+    result.tab = tab
     return result
 
 
@@ -703,13 +704,12 @@ def flood(base_url: str, timeout: float = 120.0) -> dict[str, Any]:
                 statuses.append(-1)  # the server answered and closed before the body was sent: refused
     except Exception as exc:  # noqa: BLE001 - reported with the figures
         statuses.append(-1)
-        return {"statuses": statuses, "error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        tab.close()
+        return {"statuses": statuses, "error": f"{type(exc).__name__}: {exc}", "tab": tab}
     return {
         "statuses": statuses,
         "accepted": statuses.count(204),
         "seconds": round(time.perf_counter() - start, 2),
+        "tab": tab,  # kept open: its accepted uploads stay held until the end, as an attacker would keep them
     }
 
 
@@ -791,6 +791,9 @@ def run_scenario(
         connected = int(metrics.get("active_sessions", -1))
         idle_http = http_load(server.base_url, http_threads, http_per_thread)
         close_visits(visits)
+        for hostile_tab in [a.tab for a in attacks] + [flooded.pop("tab", None)]:
+            if hostile_tab is not None:
+                hostile_tab.close()
         deadline = time.monotonic() + 15
         connected_after_close = int(server.metrics().get("active_sessions", -1))
         while connected_after_close > 0 and time.monotonic() < deadline:
@@ -841,7 +844,8 @@ def run_scenario(
             },
             "server_log_leaks": leaks,
             "adversarial": {
-                "uploads": [a.__dict__ for a in attacks],
+                "uploads": [{k: v for k, v in a.__dict__.items() if k != "tab"} for a in attacks],
+                "sessions": n_adversarial,
                 "flood": flooded,
                 "max_refusal_s": max((a.refused_s or 0.0 for a in attacks), default=0.0),
             },

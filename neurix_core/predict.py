@@ -7,10 +7,12 @@ from what the model was validated on to be shown.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from neurix_core.errors import ProfileError
 from neurix_core.features.scaling import within_sample_zscore
@@ -131,7 +133,23 @@ def prepare_input(
 
 def predict_matrix(bundle: ModelBundle, model_input: ModelInput) -> np.ndarray:
     """Predicted z-scored log AUC, samples × all bundle drugs (one matrix product per batch)."""
-    return bundle.fitted.predict_scaled(model_input.scaled)
+    return bundle.fitted.predict_scaled(model_input.scaled, drug_latent=drug_latent(bundle))
+
+
+_DRUG_LATENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def drug_latent(bundle: ModelBundle) -> torch.Tensor:
+    """All drugs' f(d), computed once per loaded model: it does not depend on the profile, and it was most of
+    the cost of a prediction (a server predicts for every upload with the same fixed model)."""
+    model = bundle.fitted.model
+    latent = _DRUG_LATENTS.get(model)
+    if latent is None:
+        model.eval()
+        with torch.no_grad():
+            latent = model.drug_latent()
+        _DRUG_LATENTS[model] = latent
+    return latent
 
 
 def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFrame:

@@ -79,3 +79,64 @@ def test_compressed_uploads_count_at_their_unpacked_size() -> None:
     assert parse_units(b"gene,S1\n" * 10) == 1
     assert parse_units(b"x" * (5 * 2**20)) == PARSE_CAPACITY
     assert parse_units(b"\x1f\x8b" + b"x" * 2**20) == PARSE_CAPACITY  # 1 MiB of gzip may be 8 MiB of text
+
+
+def test_the_dashboard_shows_queued_uploads_and_then_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upload arriving while the parse slots are taken says 'Queued' and is read as soon as one frees."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import widgets
+
+    gate = Admission(1)
+    shown: list[int] = []
+    original = gate.admit
+
+    def spying_admit(units: int = 1, on_wait=None, timeout_s: float = 120.0):  # noqa: ANN001, ANN202
+        def record(place: int) -> None:
+            shown.append(place)
+            if on_wait is not None:
+                on_wait(place)
+
+        return original(units, on_wait=record, timeout_s=timeout_s)
+
+    monkeypatch.setattr(gate, "admit", spying_admit)
+    monkeypatch.setattr(widgets, "PARSING", gate)
+    busy = threading.Event()
+
+    def other_user() -> None:
+        with original(1):
+            busy.set()
+            time.sleep(1.5)
+
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120
+    )
+    at.switch_page("views/predict.py")
+    at.run()  # model loaded; now another user's parse takes the only slot
+    holder = threading.Thread(target=other_user)
+    holder.start()
+    busy.wait(5)
+    at.file_uploader[0].set_value(("p.csv", b"gene,S1\nTP53,5.5\nEGFR,2.5\nMYC,7.5\n", "text/csv"))
+    at.run()
+    holder.join(5)
+    assert shown == [1], "the upload waited, and its page was told its place"
+    assert widgets.UPLOAD_KEY in at.session_state  # then it was processed (a result or a readable refusal)
+    assert not at.exception
+
+
+def test_each_session_has_a_parse_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import widgets
+    from neurix_core.errors import LimitExceededError
+
+    monkeypatch.setattr(widgets.st, "session_state", {})
+    for _ in range(widgets.MAX_PARSES_PER_WINDOW):
+        widgets._spend_parse_budget()
+    with pytest.raises(
+        LimitExceededError, match=r"in the last 10 minutes, the most allowed: try again in \d+ s"
+    ):
+        widgets._spend_parse_budget()
+    later = time.monotonic() + widgets.PARSE_WINDOW_S + 1
+    monkeypatch.setattr(widgets.time, "monotonic", lambda: later)
+    widgets._spend_parse_budget()  # the window slides: old parses no longer count

@@ -290,16 +290,22 @@ def _gzip_of_zeros(size: int) -> bytes:
     return b"".join(parts)
 
 
-def test_a_gzip_bomb_is_refused_at_the_default_limit() -> None:
-    bomb = _gzip_of_zeros(4 * DEFAULT.max_bytes + MIB)
+@pytest.fixture(scope="module")
+def default_bomb() -> bytes:
+    """Built once per module: compressing 201 MiB of zeros takes seconds."""
+    return _gzip_of_zeros(4 * DEFAULT.max_bytes + MIB)
+
+
+def test_a_gzip_bomb_is_refused_at_the_default_limit(default_bomb: bytes) -> None:
+    bomb = default_bomb
     assert len(bomb) < DEFAULT.max_bytes // 100, "the bomb itself is small: the upload cap cannot catch it"
     with pytest.raises(LimitExceededError, match=r"unpacks to more than 20 times its compressed size"):
         parse_profile(bomb, "tumour.csv.gz")
 
 
-def test_a_gzip_bomb_is_measured_without_keeping_its_output() -> None:
+def test_a_gzip_bomb_is_measured_without_keeping_its_output(default_bomb: bytes) -> None:
     """The ratio/size check inflates in 1 MiB pieces and keeps nothing: memory stays flat whatever the bomb."""
-    bomb = _gzip_of_zeros(4 * DEFAULT.max_bytes + MIB)
+    bomb = default_bomb
     tracemalloc.start()
     try:
         with pytest.raises(LimitExceededError):

@@ -54,12 +54,15 @@ class FittedModel:
     training: TrainingConfig
     loss_history: list[float]
 
-    def predict_scaled(self, scaled_expression: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """z-scored log AUC predictions (profiles × all drugs) for already-scaled expression."""
+    def predict_scaled(
+        self, scaled_expression: np.ndarray, batch_size: int = 512, drug_latent: torch.Tensor | None = None
+    ) -> np.ndarray:
+        """z-scored log AUC predictions (profiles × all drugs) for already-scaled expression; ``drug_latent``
+        (all drugs' f(d)) may be passed in by a server that computed it once for a fixed model."""
         self.model.eval()
         outputs = []
         with torch.no_grad():
-            drug_latent = self.model.drug_latent()
+            drug_latent = self.model.drug_latent() if drug_latent is None else drug_latent
             for start in range(0, len(scaled_expression), batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(scaled_expression[start : start + batch_size]))
                 outputs.append(self.model.interact(self.model.expression_tower(batch), drug_latent).numpy())

@@ -16,7 +16,7 @@ import io
 import itertools
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO
 
 import numpy as np
@@ -202,12 +202,13 @@ def _split(text: IO[str], limits: ProfileLimits) -> tuple[np.ndarray, bool]:
     bounds = RowBounds(limits)
     rows: list[list[str]] = []
     numbers: list[int] = []
+    filled: list[int] = []
     if any(d in h for h in sniff for d in "\t,;"):
         sep = sniff_delimiter("\n".join(sniff))
         reader = csv.reader(stream, delimiter=sep)
         try:
             for row in reader:
-                _keep(row, skipped + reader.line_num, rows, numbers, bounds)
+                _keep(row, skipped + reader.line_num, rows, numbers, filled, bounds)
         except csv.Error as exc:
             raise ProfileError(
                 "The table could not be split into fields (unbalanced quotes or a field longer than 128 kB): "
@@ -216,27 +217,30 @@ def _split(text: IO[str], limits: ProfileLimits) -> tuple[np.ndarray, bool]:
     else:
         sep = " "
         for number, line in enumerate(stream, skipped + 1):
-            _keep(line.split(), number, rows, numbers, bounds)
-    return rectangle(rows, numbers), sep == ";"
+            _keep(line.split(), number, rows, numbers, filled, bounds)
+    return rectangle(rows, numbers, filled), sep == ";"
 
 
-def _keep(row: list[str], line: int, rows: list[list[str]], numbers: list[int], bounds: RowBounds) -> None:
-    filled = last_filled(row)
-    if filled == 0:  # blank lines and rows of bare separators
+def _keep(
+    row: list[str], line: int, rows: list[list[str]], numbers: list[int], filled: list[int], bounds: RowBounds
+) -> None:
+    n = last_filled(row)
+    if n == 0:  # blank lines and rows of bare separators
         return
-    bounds.add(filled, line)
-    rows.append(row[: max(filled, len(row))])
+    bounds.add(n, line)
+    rows.append(row)
     numbers.append(line)
+    filled.append(n)
 
 
-def rectangle(rows: list[list[str]], line_numbers: list[int]) -> np.ndarray:
+def rectangle(rows: list[list[str]], line_numbers: list[int], filled: list[int] | None = None) -> np.ndarray:
     """Make rows equally long: pad short rows, ignore empty trailing fields, and accept R's header without
     a corner cell (``write.table`` writes one field fewer there); refuse rows with extra values, naming the
     line."""
     if not rows:
         raise ProfileError(EMPTY)
     raw = [len(row) for row in rows]
-    filled = [last_filled(row) for row in rows]
+    filled = filled if filled is not None else [last_filled(row) for row in rows]
     body = raw[1:] or raw
     counts: dict[int, int] = {}
     for n in body:
@@ -258,10 +262,13 @@ def rectangle(rows: list[list[str]], line_numbers: list[int]) -> np.ndarray:
     return grid
 
 
-def last_filled(row: Iterable[object]) -> int:
-    cells = list(row)
-    end = len(cells)
-    while end > 0 and (cells[end - 1] is None or not str(cells[end - 1]).strip()):
+def last_filled(row: Sequence[object]) -> int:
+    """Length of ``row`` without its trailing empty cells (None or blank)."""
+    end = len(row)
+    while end > 0:
+        cell = row[end - 1]
+        if cell is not None and (cell if isinstance(cell, str) else str(cell)).strip():
+            break
         end -= 1
     return end
 
