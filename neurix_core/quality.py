@@ -8,7 +8,7 @@ same figures must reach the CLI, API, dashboard and report, so they are computed
 Rules (documented in the README):
 
 - *genes measured*: the model's genes with a finite value for the sample; *genes absent*: model genes that are
-  not in the file at all; *values missing*: model genes in the file whose value for this sample is empty or an NA
+  not in the file at all (or empty in every sample); *values missing*: model genes in the file whose value for this sample is empty or an NA
   code (NA, NaN, null, ...). Absent and missing genes are **imputed**. Text in a value cell is not imputed: the
   file is refused with the cell's position (a text cell usually means a shifted or mangled table).
 - a sample with more than ``IMPUTED_WARNING`` (5%) of the model's genes imputed gets a warning;
@@ -38,7 +38,7 @@ class SampleQuality:
     sample: str
     model_genes: int
     genes_measured: int
-    genes_absent: int  # not in the file
+    genes_absent: int  # not in the file (or empty in every sample)
     values_missing: int  # in the file, empty or NA for this sample
     status: str  # "ok" | "warning" | "refused"
 
