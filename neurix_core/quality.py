@@ -8,9 +8,9 @@ same figures must reach the CLI, API, dashboard and report, so they are computed
 Rules (documented in the README):
 
 - *genes measured*: the model's genes with a finite value for the sample; *genes absent*: model genes that are
-  not in the file at all; *values missing*: model genes in the file whose value for this sample is empty or an NA
-  code (NA, NaN, null, ...). Absent and missing genes are **imputed**. Text in a value cell is not imputed: the
-  file is refused with the cell's position (a text cell usually means a shifted or mangled table).
+  not in the file at all (or empty in every sample); *values missing*: model genes in the file whose value for
+  this sample is empty or an NA code (NA, NaN, null, ...). Absent and missing genes are **imputed**. Text in a
+  value cell is not imputed: the file is refused with the cell's position (usually a shifted or mangled table).
 - a sample with more than ``IMPUTED_WARNING`` (5%) of the model's genes imputed gets a warning;
 - a sample measuring fewer than ``MIN_GENE_COVERAGE`` (50%) of the model's genes is **refused**: the whole file is
   refused and every such sample is named, so nothing is scored on mostly imputed input.
@@ -38,7 +38,7 @@ class SampleQuality:
     sample: str
     model_genes: int
     genes_measured: int
-    genes_absent: int  # not in the file
+    genes_absent: int  # not in the file (or empty in every sample)
     values_missing: int  # in the file, empty or NA for this sample
     status: str  # "ok" | "warning" | "refused"
 

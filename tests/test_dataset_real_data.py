@@ -45,7 +45,8 @@ def test_drug_classes_and_annotations(full) -> None:
     drugs = full.drugs.set_index("drug_key")
     assert drugs.loc["GDSC1:1005", "drug_class"] == "chemotherapy"  # cisplatin
     assert drugs.loc["GDSC1:1", "drug_class"] == "targeted"  # erlotinib
-    assert set(full.drugs["drug_class"]) == {"targeted", "chemotherapy", "non-oncology"}
+    assert set(full.drugs["drug_class"]) == {"targeted", "chemotherapy", "non-oncology", "uncharacterised"}
+    assert full.drugs["compound_id"].notna().all()  # compound ids from training time on
     assert (full.drugs["smiles"] != "").mean() > 0.8
     pyrimethamine = full.drugs[full.drugs["drug_name"] == "Pyrimethamine"].iloc[0]
     assert pyrimethamine["drug_class"] == "non-oncology"

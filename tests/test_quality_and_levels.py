@@ -124,3 +124,25 @@ def test_default_predictions_have_one_row_per_compound(neurix: Neurix) -> None:
     assert (
         predictions.groupby("sample")["rank"].apply(lambda r: r.tolist() == list(range(1, len(r) + 1))).all()
     )
+
+
+def test_report_carries_data_quality_and_the_training_platform(neurix: Neurix) -> None:
+    from neurix_core.report.html import build_report
+    from neurix_core.report.text import training_data_text
+
+    profile = neurix.example_profiles().iloc[:1].T.copy()
+    profile.iloc[::7, 0] = np.nan
+    parsed = neurix.read_profile(_file(profile), "gaps.csv")
+    predictions = neurix.predict(parsed)
+    html = build_report(
+        str(profile.columns[0]),
+        predictions,
+        pd.DataFrame(columns=["sample", "drug_key"]),
+        fingerprint=parsed.fingerprint,
+        manifest=neurix.bundle.manifest,
+        data_quality=neurix.quality(parsed).table(),
+        model_text=training_data_text(5778, 697, 537),
+    )
+    assert "Data quality" in html and "14.3%" in html and "more than 5% imputed" in html
+    assert "microarrays" in html and "platform_transfer.py" in html
+    assert "One row per compound" in html
