@@ -29,6 +29,7 @@ from neurix_core.api import Neurix
 from neurix_core.errors import NeurixError
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
 from neurix_core.predict import ModelInput
+from neurix_core.report.inputs import SCALE_LABELS, input_summary
 from neurix_core.report.text import DISCLAIMER, RELIABILITY_EXPLANATION, drug_labels, reliability
 
 LOG = logging.getLogger("neurix.dashboard")
@@ -46,23 +47,6 @@ UPLOADER_KEY = "neurix_upload"  # + a generation number: bumping it empties the 
 MAX_RESULTS = 4
 MAX_EXPLANATIONS = 40  # drugs; one drug's all-gene explanation is ~0.5 MB
 UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz"]
-SCALE_LABELS = {
-    "auto": "auto-detect",
-    "log2tpm": "log2(TPM+1)",
-    "tpm": "TPM",
-    "counts": "read counts",
-    "zscore": "z-scores (already normalised)",
-}
-ORIENTATION_LABELS = {
-    "genes_by_samples": "genes in rows, samples in columns",
-    "samples_by_genes": "samples in rows, genes in columns",
-}
-ID_LABELS = {
-    "symbol": "HGNC symbols",
-    "entrez": "Entrez gene ids",
-    "ensembl": "Ensembl gene ids",
-    "depmap": "DepMap 'SYMBOL (Entrez)' labels",
-}
 GENERIC_ERROR = (
     "Something went wrong while building this page. Your data were not stored. Reload the page or try "
     "another file; if it happens again, tell the Neurix maintainers the time and the page name."
@@ -163,14 +147,15 @@ class LoadedProfile:
 
     def summary(self) -> dict[str, str]:
         """What was detected, in words (also written into the report)."""
-        return {
-            "Source": "example cell lines" if self.is_example else "uploaded file",
-            "Value scale": SCALE_LABELS.get(self.value_scale, self.value_scale),
-            "Orientation": ORIENTATION_LABELS.get(self.orientation, self.orientation),
-            "Gene identifiers": ID_LABELS.get(self.id_type, self.id_type),
-            "Genes recognised": f"{self.n_mapped_genes:,} of {self.n_input_genes:,}",
-            "Samples": f"{len(self.samples)}",
-        }
+        return input_summary(
+            source="example cell lines" if self.is_example else "uploaded file",
+            value_scale=self.value_scale,
+            orientation=self.orientation,
+            id_type=self.id_type,
+            n_mapped_genes=self.n_mapped_genes,
+            n_input_genes=self.n_input_genes,
+            n_samples=len(self.samples),
+        )
 
 
 def _lru_put(store_key: str, key: Hashable, value: Any, limit: int) -> None:

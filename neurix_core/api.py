@@ -177,6 +177,16 @@ class Neurix:
         index = self.drug_indices([drug])[0]
         return cohort_relevance(self.explainer, model_input.scaled, index, self.bundle.genes, top=top)
 
+    # --- report ----------------------------------------------------------------------------------------------------
+    def report(
+        self, profile: ProfileLike, sample: str | None = None, fmt: str = "pdf", **options: object
+    ) -> bytes:
+        """The tumour-board report of one sample as PDF or HTML bytes (``neurix_core.report.make.make_report``
+        lists the options: case details, drugs to explain, table length, paper size)."""
+        from neurix_core.report.make import make_report
+
+        return make_report(self, profile, sample, fmt=fmt, **options)  # type: ignore[arg-type]
+
     # --- repurposing and drug map --------------------------------------------------------------------------------
     def drug_map(self) -> pd.DataFrame:
         """UMAP coordinates of the drug tower's latent space, joined with the drug table."""
