@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402 - after the path fix
 
-from dashboard import auth, widgets  # noqa: E402
+from dashboard import auth, present, widgets  # noqa: E402
 
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
 
@@ -30,7 +30,13 @@ PAGES = [
 ]
 
 auth.require_login()
-page = st.navigation(PAGES, position="top")
-page.run()
-# After the page, so a profile loaded by the page shows here in the same run.
-widgets.sidebar(widgets.get_neurix(quiet=True))
+if present.is_on():  # screen-sharing mode: one screen, no navigation, no sidebar
+    st.navigation(PAGES, position="hidden")
+    present.render(widgets.get_neurix())
+else:
+    page = st.navigation(PAGES, position="top")
+    page.run()
+    with st.sidebar:
+        present.switch()
+    # After the page, so a profile loaded by the page shows here in the same run.
+    widgets.sidebar(widgets.get_neurix(quiet=True))

@@ -299,6 +299,14 @@ def explanation(
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+CASE_KEY = "neurix_case"  # (fingerprint, sample) → case fields for the report; this session's memory only
+
+
+def case_store(profile: LoadedProfile, sample: str) -> dict[str, Any]:
+    """The report's case fields (specimen, tumour type, requester, date) of one sample, editable in place."""
+    return st.session_state.setdefault(CASE_KEY, {}).setdefault((profile.fingerprint, sample), {})
+
+
 def chosen_drugs(profile: LoadedProfile, sample: str, default_n: int = 5) -> list[str]:
     """Drugs selected for explanation for this sample (Explain and Report share it); default: top 5."""
     chosen = st.session_state.get(DRUGS_KEY, {}).get((profile.fingerprint, sample))
@@ -452,6 +460,42 @@ def sample_switcher(profile: LoadedProfile) -> str:
         on_change=_changed,
     )
     return current
+
+
+MISSING = "–"
+
+
+def _cell(value: object, fmt: str | None) -> str:
+    if fmt:
+        try:
+            return fmt % value
+        except (TypeError, ValueError):
+            pass
+    return f"{value:,.3g}" if isinstance(value, float) else str(value)
+
+
+def show_table(frame: pd.DataFrame, column_config: dict | None = None, **kwargs: Any) -> None:
+    """``st.dataframe`` that shows "–" for missing values (Streamlit writes "None") and multi-valued
+    annotations ("a|b") as "a, b"; numeric columns with gaps become text formatted like their column config."""
+    frame = frame.copy()
+    config = dict(column_config or {})
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_numeric_dtype(series):
+            if not series.isna().any():
+                continue
+            spec = config.get(column)
+            spec = spec if isinstance(spec, dict) else {"label": spec} if isinstance(spec, str) else {}
+            fmt = (spec.get("type_config") or {}).get("format")
+            frame[column] = [MISSING if pd.isna(v) else _cell(v, fmt) for v in series]
+            config[column] = st.column_config.TextColumn(spec.get("label"), help=spec.get("help"))
+            continue
+        text = series.astype(object).where(series.notna(), "").astype(str).str.strip()
+        text = text.str.replace("|", ", ", regex=False)
+        frame[column] = text.mask(text.isin(["", "nan", "None", "<NA>"]), MISSING)
+    st.dataframe(frame, column_config=config, **kwargs)
 
 
 def reliability_badge(rho: float | None) -> None:

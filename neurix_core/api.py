@@ -40,6 +40,7 @@ class Neurix:
         self.bundle = bundle
         self.min_coverage = min_coverage
         self._explainer: InteractionLRP | None = None
+        self._drug_latent: np.ndarray | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -193,6 +194,22 @@ class Neurix:
         if self.bundle.drug_map is None:
             raise NeurixError("this bundle has no drug map; retrain it with `neurix train`")
         return self.bundle.drug_map.merge(self.bundle.drugs, on="drug_key", how="left")
+
+    def drug_neighbours(self, drug: str, k: int = 8) -> pd.DataFrame:
+        """The ``k`` drugs nearest to ``drug`` (name, id or key) in the drug tower's latent space (cosine), with
+        their map coordinates: the neighbours the drug map shows for a searched or clicked drug."""
+        from neurix_core.repurpose.drug_map import drug_latent_matrix, nearest_drugs
+
+        index = self.drug_indices([drug])[0]
+        with self._lock:
+            if self._drug_latent is None:
+                self._drug_latent = drug_latent_matrix(self.bundle.model)
+        order, similarity = nearest_drugs(self._drug_latent, index, k)
+        table = self.bundle.drugs.iloc[order].reset_index(drop=True)
+        table.insert(0, "similarity", similarity)
+        if self.bundle.drug_map is not None:
+            table = table.merge(self.bundle.drug_map, on="drug_key", how="left")
+        return table
 
     def repurposing_candidates(
         self, predictions: pd.DataFrame, sample: str, tumour_type: str | None = None, **thresholds: float

@@ -32,10 +32,14 @@ def _safe_name(text: str) -> str:
 
 def _detection(profile: w.LoadedProfile, sample: str) -> None:
     """What the parser detected, so users can spot a wrong orientation or scale before trusting the bars."""
-    with st.expander(
-        "What was detected in the file", expanded=not profile.is_example, icon=":material/fact_check:"
-    ):
-        summary = profile.summary()
+    summary = profile.summary()
+    headline = (
+        f"What was detected in the file: {summary['Value scale']} · {summary['Gene identifiers']} · "
+        f"{profile.coverage(sample):.0%} of model genes measured"
+    )
+    # Collapsed unless something needs attention, so the bars stay above the fold on a laptop screen.
+    attention = bool(profile.warnings) or profile.coverage(sample) < 0.9
+    with st.expander(headline, expanded=attention and not profile.is_example, icon=":material/fact_check:"):
         cols = st.columns(3)
         cols[0].metric("Samples", summary["Samples"])
         cols[1].metric(
@@ -173,16 +177,13 @@ def render() -> None:
     names = w.drug_names(neurix)
     measured = w.measured_responses(neurix, profile, sample)
     n_reliable = int((rows["cv_rho"].fillna(-1) >= MODERATE_RHO).sum())
-    cols = st.columns(3)
-    cols[0].metric("Drugs scored", f"{len(rows):,}")
-    cols[1].metric("With reliable predictions (ρ ≥ 0.2)", f"{n_reliable:,}")
+    facts = [f"{len(rows):,} drugs scored", f"{n_reliable:,} with reliable predictions (ρ ≥ 0.2)"]
     if measured is not None:
         paired = rows.assign(measured=rows["drug_key"].map(measured)).dropna(subset=["measured"])
         if len(paired) >= 10:
             rho = paired["z_log_auc"].corr(paired["measured"], method="spearman")
-            cols[2].metric(
-                "Predicted vs measured (Spearman)", f"{rho:.2f}", f"{len(paired)} drugs", delta_color="off"
-            )
+            facts.append(f"predicted vs measured Spearman ρ {rho:.2f} over {len(paired)} drugs")
+    st.caption(" · ".join(facts))  # one line instead of metric cards: the bars come sooner
     best = rows[rows["cv_rho"].fillna(-1) >= MODERATE_RHO].head(1)
     if len(best):
         top = best.iloc[0]
@@ -213,7 +214,7 @@ def render() -> None:
         st.markdown(RELIABILITY_EXPLANATION)
         st.markdown("●●● high · ●●○ moderate · ●○○ low · ○○○ unvalidated. Colours show the drug class.")
 
-    st.dataframe(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
+    w.show_table(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
     cols = st.columns(2)
     cols[0].download_button(
         "Download all predictions for this sample (CSV)",

@@ -7,6 +7,7 @@ downloaded file and nowhere else.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 import streamlit as st
@@ -26,19 +27,26 @@ def _file_name(sample: str, generated: dt.datetime, extension: str) -> str:
 
 
 def _case_fields(profile: w.LoadedProfile, sample: str) -> CaseDetails:
-    """Specimen, tumour type, requester and date for page 1 (kept in this session's memory only)."""
-    info = profile.sample_info.get(sample, {})
-    cols = st.columns([1.2, 1.2, 1.2, 0.9])
-    specimen = cols[0].text_input("Specimen / case id", key="report_specimen", max_chars=200)
-    tumour = cols[1].text_input(
-        "Tumour type",
-        value=info.get("primary_disease", ""),
-        key=f"report_tumour_{profile.fingerprint[:12]}_{sample}",
-        max_chars=200,
+    """Specimen, tumour type, requester and date for page 1, kept in this session's memory only (and across
+    page switches, which would otherwise drop a widget's value)."""
+    store = w.case_store(profile, sample)
+    defaults = {"tumour_type": profile.sample_info.get(sample, {}).get("primary_disease", "")}
+    fields = (
+        ("specimen", "Specimen / case id"),
+        ("tumour_type", "Tumour type"),
+        ("requester", "Requested by"),
     )
-    requester = cols[2].text_input("Requested by", key="report_requester", max_chars=200)
-    date = cols[3].date_input("Date", key="report_date", format="YYYY-MM-DD")
-    return CaseDetails(specimen=specimen, tumour_type=tumour, requester=requester, date=date)
+    suffix = hashlib.sha256(f"{profile.fingerprint}|{sample}".encode()).hexdigest()[:12]
+    cols = st.columns([1.2, 1.2, 1.2, 0.9])
+    for col, (name, label) in zip(cols, fields, strict=False):
+        key = f"report_{name}_{suffix}"
+        if key not in st.session_state:
+            st.session_state[key] = store.get(name, defaults.get(name, ""))
+        store[name] = col.text_input(label, key=key, max_chars=200)
+    if f"report_date_{suffix}" not in st.session_state:
+        st.session_state[f"report_date_{suffix}"] = store.get("date", dt.datetime.now(dt.UTC).date())
+    store["date"] = cols[3].date_input("Date", key=f"report_date_{suffix}", format="YYYY-MM-DD")
+    return CaseDetails(**store)
 
 
 def render() -> None:
