@@ -20,6 +20,14 @@ from dashboard import auth, present, widgets  # noqa: E402
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
 
 HERE = Path(__file__).resolve().parent
+# Less padding above and beside the page than Streamlit's default, so that on a 1280×800 laptop the Predict
+# page's first bars are visible without scrolling and tables get the width.
+LAYOUT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+@media (max-width: 1500px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 2rem; padding-right: 2rem; }
+}
+</style>"""
 PAGES = [
     st.Page(HERE / "views" / "home.py", title="Home", icon=":material/home:", default=True),
     st.Page(HERE / "views" / "predict.py", title="Predict", icon=":material/bar_chart:"),
@@ -30,6 +38,7 @@ PAGES = [
 ]
 
 auth.require_login()
+st.html(LAYOUT_CSS)
 if present.is_on():  # screen-sharing mode: one screen, no navigation, no sidebar
     st.navigation(PAGES, position="hidden")
     present.render(widgets.get_neurix())

@@ -103,7 +103,7 @@ def _domain_banner(rows: pd.DataFrame) -> None:
 def render(neurix: Neurix | None) -> None:
     """The whole screen in screen-sharing mode."""
     st.html(STYLE)
-    head, toggle = st.columns([5, 1.3], vertical_alignment="center")
+    head, pick, toggle = st.columns([4, 2.2, 1.3], vertical_alignment="center")
     with toggle:
         switch("Screen-sharing")
     profile = w.current_profile()
@@ -118,25 +118,25 @@ def render(neurix: Neurix | None) -> None:
             st.rerun()
         return
     sample = w.current_sample(profile) or profile.samples[0]
+    if len(profile.samples) > 1:
+        with pick:
+            sample = w.sample_switcher(profile)
     case = w.case_store(profile, sample)
     tumour = case.get("tumour_type") or profile.sample_info.get(sample, {}).get("primary_disease", "")
-    with head:
-        if len(profile.samples) > 1:
-            w.sample_switcher(profile)
-        st.markdown(
-            f"### {html.escape(profile.sample_label(sample))}"
-            + (f" · {html.escape(str(tumour))}" if tumour else "")
-            + f"  \n<span style='color:#4a5568'>Neurix model {html.escape(neurix.bundle.version)} · "
-            "predicted response relative to cancer cell lines</span>",
-            unsafe_allow_html=True,
-        )
+    head.markdown(
+        f"#### {html.escape(profile.sample_label(sample))}"
+        + (f" · {html.escape(str(tumour))}" if tumour else "")
+        + f"  \n<span style='color:#4a5568'>Neurix model {html.escape(neurix.bundle.version)} · predicted "
+        "response relative to cancer cell lines</span>",
+        unsafe_allow_html=True,
+    )
     rows = profile.sample_predictions(sample)
     _domain_banner(rows)
     top = rows.head(TOP_DRUGS)
     left, right = st.columns([3, 2], gap="medium")
     with left:
         fig = prediction_bars(top, w.measured_responses(neurix, profile, sample), labels=w.drug_names(neurix))
-        fig.update_layout(font={"size": FONT}, height=110 + 46 * len(top), margin={"t": 40})
+        fig.update_layout(font={"size": FONT}, height=100 + 40 * len(top), margin={"t": 36, "b": 4})
         fig.update_yaxes(tickfont={"size": FONT})
         fig.update_xaxes(tickfont={"size": FONT - 2}, title={"font": {"size": FONT - 2}})
         st.plotly_chart(fig, key="present_bars", config={"displayModeBar": False})

@@ -314,7 +314,12 @@ def test_every_page_fits_laptop_and_desktop_screens(server: str, browser, profil
 
     driver = browser
     driver.get(f"{server}/predict")
-    upload = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'input[type="file"]'), what="uploader3")
+    upload = _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, 'input[type="file"]'),
+        timeout=START_TIMEOUT,  # the first page of a run also loads the model
+        what="uploader3",
+    )
     upload[0].send_keys(str(profile_csv))
     _wait(driver, lambda d: "Predicted sensitivity" in d.page_source and _plotly_count(d) >= 1, what="bars3")
     _wait(driver, _idle, what="predict3_idle")
@@ -360,7 +365,11 @@ def test_screen_sharing_mode_is_readable_at_720p(server: str, browser, profile_c
         ]
         assert switch, "the screen-sharing switch is in the sidebar"
         switch[0].click()
-        _wait(driver, lambda d: "Key genes" in d.page_source and _plotly_count(d) >= 1, what="present")
+        _wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "table.neurix-genes") and _plotly_count(d) >= 1,
+            what="present",
+        )
         _wait(driver, _idle, what="present_idle")
         time.sleep(0.5)
         _assert_no_errors(driver)

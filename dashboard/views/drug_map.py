@@ -13,10 +13,10 @@ from neurix_core.report.text import reliability
 from neurix_core.repurpose.candidates import tumour_types
 
 SAMPLE_COLOURS = {
-    "sensitivity": "This sample's predicted sensitivity",
+    "sensitivity": "Sensitivity (this sample)",
 }
 COLOUR_OPTIONS = {
-    "reliability": "Reliability (cross-validated ρ)",
+    "reliability": "Reliability (CV ρ)",
     "drug_class": "Drug class",
     "moa": "Mechanism of action",
     "pathway": "Pathway",
@@ -40,9 +40,10 @@ def _tumour_type(profile: w.LoadedProfile | None, sample: str | None) -> str | N
         "Tumour type of the sample",
         options,
         index=options.index(default),
-        format_func=lambda t: t or "Not specified (every drug counts as off-indication)",
+        format_func=lambda t: t or "Not specified",
         key=f"{w.TUMOUR_KEY}_{profile.fingerprint if profile else ''}_{sample}",
-        help="Drugs already approved for this tumour type are not repurposing candidates.",
+        help="Drugs already approved for this tumour type are not repurposing candidates; when not specified, "
+        "every drug counts as off-indication.",
     )
     return choice or None
 

@@ -92,7 +92,7 @@ def _detection(profile: w.LoadedProfile, sample: str) -> None:
 
 def _filters(rows: pd.DataFrame) -> pd.DataFrame:
     """Class, pathway, free-text (name/target/MOA) and reliability filters; returns the matching rows."""
-    cols = st.columns([2, 2, 2, 1, 1.3])
+    cols = st.columns([2, 2, 2, 1, 1.1])
     classes = cols[0].multiselect(
         "Drug class",
         sorted(rows["drug_class"].dropna().unique()),
@@ -111,9 +111,7 @@ def _filters(rows: pd.DataFrame) -> pd.DataFrame:
     count = cols[3].number_input(
         "Drugs shown", min_value=5, max_value=200, value=25, step=5, key="pred_count"
     )
-    reliable = cols[4].toggle(
-        "ρ ≥ 0.2 only", key="pred_reliable", help="Only drugs with cross-validated ρ ≥ 0.2"
-    )
+    reliable = cols[4].toggle("ρ ≥ 0.2", key="pred_reliable", help="Only drugs with cross-validated ρ ≥ 0.2")
     mask = pd.Series(True, index=rows.index)
     if classes:
         mask &= rows["drug_class"].isin(classes)
@@ -183,17 +181,20 @@ def render() -> None:
         if len(paired) >= 10:
             rho = paired["z_log_auc"].corr(paired["measured"], method="spearman")
             facts.append(f"predicted vs measured Spearman ρ {rho:.2f} over {len(paired)} drugs")
-    st.caption(" · ".join(facts))  # one line instead of metric cards: the bars come sooner
     best = rows[rows["cv_rho"].fillna(-1) >= MODERATE_RHO].head(1)
     if len(best):
         top = best.iloc[0]
         tier = reliability(top["cv_rho"])
-        st.markdown(
+        headline = (
             f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
             f"z {top['z_log_auc']:+.2f}, {tier.symbol} {tier.tier}, ρ {top['cv_rho']:.2f})"
         )
     else:
-        st.markdown("**No drug has a reliable prediction (ρ ≥ 0.2) in this model bundle.**")
+        headline = "**No drug has a reliable prediction (ρ ≥ 0.2) in this model bundle.**"
+    # One line above the chart (not metric cards), so the bars start above the fold on a laptop screen.
+    st.markdown(
+        f"{headline}  \n<span style='color:#6b7280'>{' · '.join(facts)}</span>", unsafe_allow_html=True
+    )
 
     st.subheader(f"Predicted sensitivity · {profile.sample_label(sample)}")
     shown = _filters(rows)

@@ -300,7 +300,10 @@ def _category_column(table: pd.DataFrame, column: str) -> pd.Series:
 
 
 MAP_HEIGHT = 640
-MAP_PLOT_SIZE = (1000, 500)  # plot-area pixels the labels are placed for (wide layout, legend on top)
+MAP_PLOT_SIZE = (
+    640,
+    500,
+)  # plot-area pixels labels are placed for: a laptop's width (wider only spreads them)
 MAP_LABELS = 15  # candidates labelled by name on the map (all are numbered)
 SENSITIVITY_SCALE = "RdBu_r"  # blue = predicted more sensitive (negative z), as on the relevance heatmap
 RELIABILITY_ORDER = ("high", "moderate", "low", "unvalidated")

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 CHAR_WIDTH = 0.58  # average glyph width relative to the font size
-DIRECTIONS = ((0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1))
-DISTANCES = (28, 48, 72, 100, 135)
+DIRECTIONS = tuple(
+    (float(np.sin(a)), -float(np.cos(a))) for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)
+)
+DISTANCES = (28, 48, 72, 100, 135, 175)
+GRID = 8  # pixels between the spots tried when every spot around a point is taken
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,25 @@ class Placement:
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float], pad: float) -> bool:
     return not (a[2] + pad <= b[0] or b[2] + pad <= a[0] or a[3] + pad <= b[1] or b[3] + pad <= a[1])
+
+
+def _spot(
+    point: tuple[float, float],
+    offset: tuple[float, float],
+    half: tuple[float, float],
+    area: tuple[float, float],
+    taken: list[tuple[float, float, float, float]],
+    points: list[tuple[float, float, float, float]],
+    pad: float,
+) -> Placement | None:
+    """The placement at ``offset`` from ``point`` if its box stays inside ``area`` and touches nothing taken."""
+    cx, cy = point[0] + offset[0], point[1] + offset[1]
+    box = (cx - half[0], cy - half[1], cx + half[0], cy + half[1])
+    if box[0] < 0 or box[2] > area[0] or box[1] < 0 or box[3] > area[1]:
+        return None
+    if any(_overlaps(box, other, pad) for other in taken) or any(_overlaps(box, p, 0) for p in points):
+        return None
+    return Placement(offset[0], offset[1], box)
 
 
 def place_labels(
@@ -52,34 +74,30 @@ def place_labels(
     px = (np.asarray(x, dtype=float) - x_range[0]) / span_x * width
     py = (y_range[1] - np.asarray(y, dtype=float)) / span_y * height  # screen y grows downwards
     points = [(a - 7, b - 7, a + 7, b + 7) for a, b in zip(px, py, strict=True)]
+    area = (width, height)
     placed: list[tuple[float, float, float, float]] = []
     result = []
     for i, label in enumerate(labels):
-        half_w = len(label) * font_size * CHAR_WIDTH / 2 + 3
-        half_h = font_size * 0.7 + 2
-        best: Placement | None = None
-        for distance in DISTANCES:
-            for ux, uy in DIRECTIONS:
-                norm = (ux * ux + uy * uy) ** 0.5
-                dx = ux / norm * (distance + (half_w - 10 if ux else 0))
-                dy = uy / norm * (distance * 0.8)
-                cx, cy = px[i] + dx, py[i] + dy
-                box = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
-                inside = box[0] >= 0 and box[2] <= width and box[1] >= 0 and box[3] <= height
-                if not inside:
-                    continue
-                if any(_overlaps(box, other, pad) for other in placed):
-                    continue
-                if any(_overlaps(box, point, 0) for point in points):
-                    continue
-                best = Placement(dx, dy, box)
-                break
-            if best is not None:
-                break
-        if best is None:  # crowded: the farthest spot that stays inside, even if it touches another label
-            cx = min(max(px[i], half_w), width - half_w)
-            cy = min(max(py[i] - DISTANCES[-1], half_h), height - half_h)
-            best = Placement(cx - px[i], cy - py[i], (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
+        point = (float(px[i]), float(py[i]))
+        half = (len(label) * font_size * CHAR_WIDTH / 2 + 3, font_size * 0.7 + 2)
+        offsets = [
+            (ux * (distance + abs(ux) * (half[0] - 10)), uy * distance * 0.8)
+            for distance in DISTANCES
+            for ux, uy in DIRECTIONS
+        ]
+        best = next((p for o in offsets if (p := _spot(point, o, half, area, placed, points, pad))), None)
+        if best is None:  # crowded: the nearest free spot anywhere on the plot
+            grid = [
+                (gx - point[0], gy - point[1])
+                for gx in np.arange(half[0], width - half[0] + 1, GRID)
+                for gy in np.arange(half[1], height - half[1] + 1, GRID)
+            ]
+            grid.sort(key=lambda d: d[0] ** 2 + d[1] ** 2)
+            best = next((p for o in grid if (p := _spot(point, o, half, area, placed, points, pad))), None)
+        if best is None:  # no free spot at all (only with very many labels): on the point itself
+            best = Placement(
+                0.0, 0.0, (point[0] - half[0], point[1] - half[1], point[0] + half[0], point[1] + half[1])
+            )
         placed.append(best.box)
         result.append(best)
     return result
