@@ -103,7 +103,7 @@ def _domain_banner(rows: pd.DataFrame) -> None:
 def render(neurix: Neurix | None) -> None:
     """The whole screen in screen-sharing mode."""
     st.html(STYLE)
-    head, pick, toggle = st.columns([4, 2.2, 1.3], vertical_alignment="center")
+    head, pick, toggle = st.columns([3.6, 2.2, 1.9], vertical_alignment="center")
     with toggle:
         switch("Screen-sharing")
     profile = w.current_profile()
@@ -138,7 +138,10 @@ def render(neurix: Neurix | None) -> None:
         fig = prediction_bars(top, w.measured_responses(neurix, profile, sample), labels=w.drug_names(neurix))
         fig.update_layout(font={"size": FONT}, height=100 + 40 * len(top), margin={"t": 36, "b": 4})
         fig.update_yaxes(tickfont={"size": FONT})
-        fig.update_xaxes(tickfont={"size": FONT - 2}, title={"font": {"size": FONT - 2}})
+        fig.update_xaxes(
+            tickfont={"size": FONT - 2},
+            title={"text": "predicted z log AUC (← more sensitive)", "font": {"size": FONT - 2}},
+        )
         st.plotly_chart(fig, key="present_bars", config={"displayModeBar": False})
     with right:
         st.markdown("**Key genes** (LRP)")

@@ -358,7 +358,8 @@ def _quality_items(data_quality: Mapping | None) -> list[tuple[str, str]]:
             value = ", ".join(map(str, value)) or MISSING
         elif isinstance(value, float):
             value = f"{value:.3g}"
-        items.append((str(key).replace("_", " ").capitalize() if key.islower() else str(key), str(value)))
+        label = str(key)
+        items.append((label.replace("_", " ").capitalize() if label.islower() else label, str(value)))
     return items
 
 
