@@ -30,6 +30,7 @@ from neurix_core.errors import NeurixError
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
 from neurix_core.predict import ModelInput
 from neurix_core.report.inputs import SCALE_LABELS, input_summary
+from neurix_core.report.pdf import load_renderer
 from neurix_core.report.text import DISCLAIMER, RELIABILITY_EXPLANATION, drug_labels, reliability
 
 LOG = logging.getLogger("neurix.dashboard")
@@ -73,6 +74,7 @@ def _warm_up(neurix: Neurix) -> None:
     page pays for it (about 2 s together)."""
     with contextlib.suppress(NeurixError):
         neurix.read_profile(b"gene,warm_up\nTP53,1.5\nEGFR,2.5\nMYC,0.5\n", "warm_up.csv")
+    load_renderer()  # the PDF renderer's first import probes system libraries: not during a user's visit
     examples = neurix.bundle.examples
     if examples is None or examples.empty:
         return

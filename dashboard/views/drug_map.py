@@ -75,8 +75,8 @@ def _clicked_drug() -> str | None:
     """The drug_key of a point newly clicked on the map (the chart's selection survives reruns: act once)."""
     event = st.session_state.get("drug_map")
     points = (((event or {}).get("selection") or {}).get("points")) or []
-    keys = [p.get("customdata", [None] * 8)[7] for p in points if isinstance(p.get("customdata"), list)]
-    keys = [k for k in keys if k]
+    data = [p.get("customdata") for p in points]
+    keys = [d[7] for d in data if isinstance(d, list) and len(d) > 7 and d[7]]  # column 7: drug_key
     signature = tuple(keys)
     if not keys or st.session_state.get(CLICK_KEY) == signature:
         return None

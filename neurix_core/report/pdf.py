@@ -32,7 +32,16 @@ def _quiet() -> Iterator[None]:
 
 
 def pdf_available() -> bool:
-    """Whether this server can render PDFs (WeasyPrint and the system's Pango libraries are installed)."""
+    """Whether WeasyPrint is installed (checked without importing it: its first import probes the system's
+    libraries through subprocesses and temporary files, which ``load_renderer`` does once at start-up)."""
+    import importlib.util
+
+    return importlib.util.find_spec("weasyprint") is not None
+
+
+def load_renderer() -> bool:
+    """Import WeasyPrint and the Pango libraries now (a server calls this at start-up, not during a user's
+    visit); False when PDF rendering is unavailable on this machine."""
     try:
         import weasyprint  # noqa: F401
     except (ImportError, OSError):
