@@ -81,8 +81,11 @@ def main() -> None:
                     "pdf_s": statistics.median(pdf_times),
                     "pages": len(pages),
                     "pdf_kib": round(len(pdf) / 1024, 1),
-                    "summary_on_page_1": "Input, data quality and domain" in pages[0]
-                    and "details" not in pages[0].split("Input, data quality and domain")[0],
+                    "summary_on_page_1": all(
+                        heading in pages[0]
+                        for heading in ("Key genes", "Input, data quality and domain", "Training data")
+                    )
+                    and "predicted drugs: details" not in pages[0],
                 }
             )
             print(
