@@ -15,11 +15,19 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402 - after the path fix
 
-from dashboard import auth, guard, widgets  # noqa: E402
+from dashboard import auth, guard, present, widgets  # noqa: E402
 
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
 
 HERE = Path(__file__).resolve().parent
+# Less padding above and beside the page than Streamlit's default, so that on a 1280×800 laptop the Predict
+# page's first bars are visible without scrolling and tables get the width.
+LAYOUT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+@media (max-width: 1500px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 2rem; padding-right: 2rem; }
+}
+</style>"""
 PAGES = [
     st.Page(HERE / "views" / "home.py", title="Home", icon=":material/home:", default=True),
     st.Page(HERE / "views" / "predict.py", title="Predict", icon=":material/bar_chart:"),
@@ -42,10 +50,17 @@ def main() -> None:
     if state.mode != "open" and _real_server() and not guard.installed():
         auth.closed_page("login is configured but the server was started without dashboard/server.py's guard")
     auth.require_login()
-    page = st.navigation(PAGES, position="top")
-    page.run()
-    # After the page, so a profile loaded by the page shows here in the same run.
-    widgets.sidebar(widgets.get_neurix(quiet=True))
+    st.html(LAYOUT_CSS)
+    if present.is_on():  # screen-sharing mode: one screen, no navigation, no sidebar
+        st.navigation(PAGES, position="hidden")
+        present.render(widgets.get_neurix())
+    else:
+        page = st.navigation(PAGES, position="top")
+        page.run()
+        with st.sidebar:
+            present.switch()
+        # After the page, so a profile loaded by the page shows here in the same run.
+        widgets.sidebar(widgets.get_neurix(quiet=True))
 
 
 # The wrapper covers start-up too (model loading, navigation, sidebar): never a traceback on any path.

@@ -33,6 +33,8 @@ from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, SCALING_MODES
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
 from neurix_core.predict import ModelInput
 from neurix_core.quality import DataQuality
+from neurix_core.report.inputs import SCALE_LABELS, input_summary
+from neurix_core.report.pdf import load_renderer
 from neurix_core.report.text import (
     DISCLAIMER,
     HIT_RATE_EXPLANATION,
@@ -67,24 +69,6 @@ SCALING_LABELS = {
     "cohort": "Cohort-centred",
     "reference": "RNA-seq reference",
 }
-SCALE_LABELS = {
-    "auto": "auto-detect",
-    "log2tpm": "log2(TPM+1)",
-    "tpm": "TPM",
-    "counts": "read counts",
-    "zscore": "z-scores (already normalised)",
-    "log2": "log2 values (may be negative)",
-}
-ORIENTATION_LABELS = {
-    "genes_by_samples": "genes in rows, samples in columns",
-    "samples_by_genes": "samples in rows, genes in columns",
-}
-ID_LABELS = {
-    "symbol": "HGNC symbols",
-    "entrez": "Entrez gene ids",
-    "ensembl": "Ensembl gene ids",
-    "depmap": "DepMap 'SYMBOL (Entrez)' labels",
-}
 GENERIC_ERROR = (
     "Something went wrong while building this page. Your data were not stored. Reload the page or try "
     "another file; if it happens again, tell the Neurix maintainers the time and the page name."
@@ -111,6 +95,7 @@ def _warm_up(neurix: Neurix) -> None:
     page pays for it (about 2 s together)."""
     with contextlib.suppress(NeurixError):
         neurix.read_profile(b"gene,warm_up\nTP53,1.5\nEGFR,2.5\nMYC,0.5\n", "warm_up.csv")
+    load_renderer()  # the PDF renderer's first import probes system libraries: not during a user's visit
     examples = neurix.bundle.examples
     if examples is None or examples.empty:
         return
@@ -197,13 +182,16 @@ class LoadedProfile:
     def summary(self) -> dict[str, str]:
         """What was detected, in words (also written into the report)."""
         return {
-            "Source": "example cell lines" if self.is_example else "uploaded file",
-            "Value scale": SCALE_LABELS.get(self.value_scale, self.value_scale)
-            + (f" ({self.scale_reason})" if self.scale_reason else ""),
-            "Orientation": ORIENTATION_LABELS.get(self.orientation, self.orientation),
-            "Gene identifiers": ID_LABELS.get(self.id_type, self.id_type),
-            "Genes recognised": f"{self.n_mapped_genes:,} of {self.n_input_genes:,}",
-            "Samples": f"{len(self.samples)}",
+            **input_summary(
+                source="example cell lines" if self.is_example else "uploaded file",
+                value_scale=self.value_scale,
+                orientation=self.orientation,
+                id_type=self.id_type,
+                n_mapped_genes=self.n_mapped_genes,
+                n_input_genes=self.n_input_genes,
+                n_samples=len(self.samples),
+                scale_reason=self.scale_reason,
+            ),
             **self.scaling_summary(),
         }
 
@@ -403,6 +391,14 @@ def explanation(
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+CASE_KEY = "neurix_case"  # (fingerprint, sample) → case fields for the report; this session's memory only
+
+
+def case_store(profile: LoadedProfile, sample: str) -> dict[str, Any]:
+    """The report's case fields (specimen, tumour type, requester, date) of one sample, editable in place."""
+    return st.session_state.setdefault(CASE_KEY, {}).setdefault((profile.fingerprint, sample), {})
+
+
 def chosen_drugs(profile: LoadedProfile, sample: str, default_n: int = 5) -> list[str]:
     """Drugs selected for explanation for this sample (Explain and Report share it); default: top 5."""
     chosen = st.session_state.get(DRUGS_KEY, {}).get((profile.fingerprint, sample))
@@ -581,6 +577,42 @@ def sample_switcher(profile: LoadedProfile) -> str:
         on_change=_changed,
     )
     return current
+
+
+MISSING = "–"
+
+
+def _cell(value: object, fmt: str | None) -> str:
+    if fmt:
+        try:
+            return fmt % value
+        except (TypeError, ValueError):
+            pass
+    return f"{value:,.3g}" if isinstance(value, float) else str(value)
+
+
+def show_table(frame: pd.DataFrame, column_config: dict | None = None, **kwargs: Any) -> None:
+    """``st.dataframe`` that shows "–" for missing values (Streamlit writes "None") and multi-valued
+    annotations ("a|b") as "a, b"; numeric columns with gaps become text formatted like their column config."""
+    frame = frame.copy()
+    config = dict(column_config or {})
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_numeric_dtype(series):
+            if not series.isna().any():
+                continue
+            spec = config.get(column)
+            spec = spec if isinstance(spec, dict) else {"label": spec} if isinstance(spec, str) else {}
+            fmt = (spec.get("type_config") or {}).get("format")
+            frame[column] = [MISSING if pd.isna(v) else _cell(v, fmt) for v in series]
+            config[column] = st.column_config.TextColumn(spec.get("label"), help=spec.get("help"))
+            continue
+        text = series.astype(object).where(series.notna(), "").astype(str).str.strip()
+        text = text.str.replace("|", ", ", regex=False)
+        frame[column] = text.mask(text.isin(["", "nan", "None", "<NA>"]), MISSING)
+    st.dataframe(frame, column_config=config, **kwargs)
 
 
 def reliability_badge(rho: float | None, rate: float | None = None, placements: float | None = None) -> None:

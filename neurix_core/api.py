@@ -51,6 +51,7 @@ class Neurix:
         self.bundle = bundle
         self.min_coverage = min_coverage
         self._explainer: InteractionLRP | None = None
+        self._drug_latent: np.ndarray | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -313,6 +314,16 @@ class Neurix:
         index = self.drug_indices([drug])[0]
         return cohort_relevance(self.explainer, model_input.scaled, index, self.bundle.genes, top=top)
 
+    # --- report ----------------------------------------------------------------------------------------------------
+    def report(
+        self, profile: ProfileLike, sample: str | None = None, fmt: str = "pdf", **options: object
+    ) -> bytes:
+        """The tumour-board report of one sample as PDF or HTML bytes (``neurix_core.report.make.make_report``
+        lists the options: case details, drugs to explain, table length, paper size)."""
+        from neurix_core.report.make import make_report
+
+        return make_report(self, profile, sample, fmt=fmt, **options)  # type: ignore[arg-type]
+
     # --- repurposing and drug map --------------------------------------------------------------------------------
     def drug_map(self, level: str = "compound") -> pd.DataFrame:
         """UMAP coordinates of the drug tower's latent space, joined with the drug table; at compound level one
@@ -324,6 +335,22 @@ class Neurix:
             table = table[table["drug_key"].isin(set(representative_entries(self.bundle.drugs)))].copy()
             table["drug_name"] = table["compound_name"]
         return table.reset_index(drop=True)
+
+    def drug_neighbours(self, drug: str, k: int = 8) -> pd.DataFrame:
+        """The ``k`` drugs nearest to ``drug`` (name, id or key) in the drug tower's latent space (cosine), with
+        their map coordinates: the neighbours the drug map shows for a searched or clicked drug."""
+        from neurix_core.repurpose.drug_map import drug_latent_matrix, nearest_drugs
+
+        index = self.drug_indices([drug])[0]
+        with self._lock:
+            if self._drug_latent is None:
+                self._drug_latent = drug_latent_matrix(self.bundle.model)
+        order, similarity = nearest_drugs(self._drug_latent, index, k)
+        table = self.bundle.drugs.iloc[order].reset_index(drop=True)
+        table.insert(0, "similarity", similarity)
+        if self.bundle.drug_map is not None:
+            table = table.merge(self.bundle.drug_map, on="drug_key", how="left")
+        return table
 
     def repurposing_candidates(
         self,

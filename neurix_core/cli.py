@@ -241,6 +241,46 @@ def file_speak(message: str) -> str:
     return message
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    """Case fields go into the file only: never printed, never logged."""
+    import datetime as dt
+
+    from neurix_core.api import Neurix
+    from neurix_core.report.case import CaseDetails
+
+    suffix = args.out.suffix.lower()
+    fmt = {".pdf": "pdf", ".html": "html", ".htm": "html"}.get(suffix)
+    if fmt is None:
+        raise NeurixError(f"--out must end in .pdf or .html (got {suffix or 'no extension'})")
+    try:
+        date = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.UTC).date()
+    except ValueError as exc:
+        raise NeurixError("--date must be a date like 2025-03-31") from exc
+    case = CaseDetails(
+        specimen=args.specimen or "",
+        tumour_type=args.tumour_type or "",
+        requester=args.requester or "",
+        date=date,
+    )
+    neurix = Neurix.load(args.bundle)
+    profile = neurix.read_profile(args.input, values=args.values)
+    for warning in profile.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    drugs = [d.strip() for d in args.drugs.split(",") if d.strip()] if args.drugs else None
+    data = neurix.report(
+        profile,
+        args.sample,
+        fmt,
+        case=case,
+        drugs=drugs,
+        top_n=args.top,
+        genes_per_drug=args.genes,
+        paper=args.paper,
+    )
+    args.out.write_bytes(data)
+    print(f"{fmt.upper()} report ({len(data) / 1024:.0f} KiB) written to {args.out}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurix",
@@ -369,6 +409,25 @@ def build_parser() -> argparse.ArgumentParser:
     near.add_argument("--tumour-type", default=None, help="warn when the neighbours' lineage disagrees")
     near.add_argument("--out", type=Path, default=None, help="CSV file (default: print a table)")
     near.set_defaults(func=cmd_neighbours)
+    report = commands.add_parser(
+        "report", help="a tumour-board report of one sample (PDF or HTML, chosen by --out's extension)"
+    )
+    report.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped model)")
+    report.add_argument("--input", type=Path, required=True, help="expression matrix (csv/tsv/txt/xlsx)")
+    report.add_argument("--values", default="auto", choices=["auto", "zscore", "log2tpm", "tpm", "counts"])
+    report.add_argument("--sample", default=None, help="sample id (needed when the file has several samples)")
+    report.add_argument("--out", type=Path, required=True, help="report.pdf or report.html")
+    report.add_argument(
+        "--specimen", default=None, help="specimen / case id printed on the report (not logged)"
+    )
+    report.add_argument("--tumour-type", default=None, help="tumour type printed on the report")
+    report.add_argument("--requester", default=None, help="who requested the report")
+    report.add_argument("--date", default=None, help="case date, YYYY-MM-DD (default: today)")
+    report.add_argument("--drugs", default=None, help="comma-separated drugs to explain (default: the top 5)")
+    report.add_argument("--top", type=int, default=25, help="drugs in the detailed table")
+    report.add_argument("--genes", type=int, default=8, help="genes per drug and direction")
+    report.add_argument("--paper", default="a4", choices=["a4", "letter"])
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -405,7 +405,9 @@ def test_cli_exit_codes(
     code = cli.main([*args, "--out", str(tmp_path / "missing_dir" / "o.csv")])  # an unwritable output
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]
-    assert code == 2 and "Traceback" not in err and last.startswith("neurix: error:") and "missing_dir" in last
+    assert (
+        code == 2 and "Traceback" not in err and last.startswith("neurix: error:") and "missing_dir" in last
+    )
     monkeypatch.setattr(cli, "_load", lambda a: (_ for _ in ()).throw(TypeError("bug")))
     code = cli.main([*args, "--out", str(tmp_path / "o.csv")])
     err = capsys.readouterr().err

@@ -397,7 +397,10 @@ def test_model_page_shows_what_the_bundle_has(neurix: Neurix) -> None:
 def test_report_page_offers_the_html_report(with_example: AppTest, neurix: Neurix) -> None:
     at = _page(with_example, "report")
     _clean(at)
-    assert [b.label for b in at.get("download_button")] == ["Download the HTML report"]
+    assert [b.label for b in at.get("download_button")] == [
+        "Download the PDF report",
+        "Download the HTML report",
+    ]
     html = at.session_state["neurix_report_preview"]
     profile = at.session_state[widgets.PROFILE_KEY]
     assert profile.fingerprint in html

@@ -257,3 +257,150 @@ def test_bad_upload_shows_message_not_traceback(server: str, browser, tmp_path: 
     assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
     assert "Traceback" not in driver.page_source
     _screenshot(driver, "bad_upload")
+
+
+# --- layout at laptop and desktop sizes, and the screen-sharing mode -----------------------------------------
+
+SIZES = ((1280, 800), (1920, 1080))
+PAGES = ("Home", "Predict", "Explain", "Drug map", "Model", "Report")
+PAGE_READY = {
+    "Home": "Model card",
+    "Predict": "Predicted sensitivity",
+    "Explain": "Relevance heatmap",
+    "Drug map": "Repurposing candidates",
+    "Model": "External validation across labs",
+    "Report": "Download the PDF report",
+}
+LAYOUT_PROBLEMS_JS = """
+const problems = [];
+const width = window.innerWidth;
+const main = document.querySelector('[data-testid="stMain"]') || document.documentElement;
+if (main.scrollWidth > main.clientWidth + 1) problems.push(`page scrolls sideways (${main.scrollWidth}px)`);
+document.querySelectorAll('[data-testid="stMetric"]').forEach((metric) => {
+  metric.querySelectorAll('*').forEach((e) => {
+    if (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && e.textContent.trim())
+      problems.push(`cut metric text: ${e.textContent.trim().slice(0, 40)}`);
+  });
+  if (metric.querySelector('[data-testid="stMetricDelta"] svg'))
+    problems.push(`arrow on a metric: ${metric.textContent.trim().slice(0, 40)}`);
+});
+document.querySelectorAll('[data-testid="stDataFrame"]').forEach((table) => {
+  const box = table.getBoundingClientRect();
+  if (box.width > 0 && box.right > width + 1) problems.push(`table runs off the screen (${box.right}px)`);
+});
+return problems;
+"""
+TABLES_CUT_JS = """
+return [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
+  .filter((s) => s.clientWidth > 0 && s.scrollWidth > s.clientWidth + 2).length;
+"""
+
+
+def _viewport(driver, width: int, height: int) -> None:  # noqa: ANN001
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+
+
+def _open(driver, title: str) -> None:  # noqa: ANN001
+    _navigate(driver, title)
+    _wait(driver, lambda d: PAGE_READY[title] in d.page_source, what=title)
+    _wait(driver, _idle, what=f"{title}_idle")
+    if title in ("Predict", "Explain", "Drug map"):
+        _wait(driver, lambda d: _plotly_count(d) >= 1, what=f"{title}_chart")
+    time.sleep(0.5)  # let the layout settle after the script finished
+    _assert_no_errors(driver)
+
+
+def test_every_page_fits_laptop_and_desktop_screens(server: str, browser, profile_csv: Path) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(f"{server}/predict")
+    upload = _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, 'input[type="file"]'),
+        timeout=START_TIMEOUT,  # the first page of a run also loads the model
+        what="uploader3",
+    )
+    upload[0].send_keys(str(profile_csv))
+    _wait(driver, lambda d: "Predicted sensitivity" in d.page_source and _plotly_count(d) >= 1, what="bars3")
+    _wait(driver, _idle, what="predict3_idle")
+    problems = []
+    try:
+        for width, height in SIZES:
+            _viewport(driver, width, height)
+            for title in PAGES:
+                _open(driver, title)
+                name = f"{width}x{height}_{title.lower().replace(' ', '_')}"
+                problems += [f"{name}: {p}" for p in driver.execute_script(LAYOUT_PROBLEMS_JS)]
+                if title == "Model":
+                    cut = driver.execute_script(TABLES_CUT_JS)
+                    problems += [f"{name}: {cut} table(s) need sideways scrolling"] if cut else []
+                if title == "Predict":
+                    bar = driver.find_element(By.CSS_SELECTOR, "div.js-plotly-plot g.barlayer path")
+                    top = driver.execute_script("return arguments[0].getBoundingClientRect().top", bar)
+                    if top > height - 40:
+                        problems.append(f"{name}: the first bar starts at {top:.0f}px, below the fold")
+                _screenshot(driver, name)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert not problems, "\n".join(problems)
+
+
+def test_screen_sharing_mode_is_readable_at_720p(server: str, browser, profile_csv: Path) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    _viewport(driver, 1280, 720)
+    try:
+        driver.get(f"{server}/predict")
+        upload = _wait(
+            driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'input[type="file"]'), what="uploader4"
+        )
+        upload[0].send_keys(str(profile_csv))
+        _wait(
+            driver, lambda d: "Predicted sensitivity" in d.page_source and _plotly_count(d) >= 1, what="bars4"
+        )
+        _wait(driver, _idle, what="predict4_idle")
+        switch = [
+            e for e in driver.find_elements(By.CSS_SELECTOR, "label") if "Screen-sharing mode" in e.text
+        ]
+        assert switch, "the screen-sharing switch is in the sidebar"
+        switch[0].click()
+        _wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "table.neurix-genes") and _plotly_count(d) >= 1,
+            what="present",
+        )
+        _wait(driver, _idle, what="present_idle")
+        time.sleep(0.5)
+        _assert_no_errors(driver)
+        sidebar = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
+        assert not any(s.is_displayed() for s in sidebar), "no sidebar in screen-sharing mode"
+        assert not [a for a in driver.find_elements(By.CSS_SELECTOR, "a") if a.text.strip() == "Explain"], (
+            "no navigation in screen-sharing mode"
+        )
+        assert (
+            driver.execute_script("return parseFloat(getComputedStyle(document.documentElement).fontSize)")
+            >= 20
+        )
+        chart = driver.find_element(By.CSS_SELECTOR, "div.js-plotly-plot")
+        bottom = driver.execute_script("return arguments[0].getBoundingClientRect().bottom", chart)
+        assert bottom <= 720 + 1, f"the drug chart ends at {bottom:.0f}px: not fully on a 720p screen"
+        genes = driver.find_element(By.CSS_SELECTOR, "table.neurix-genes")
+        assert driver.execute_script("return arguments[0].getBoundingClientRect().bottom", genes) <= 720 + 1
+        assert not driver.execute_script(LAYOUT_PROBLEMS_JS)
+        _screenshot(driver, "1280x720_screen_sharing")
+        toggle = [e for e in driver.find_elements(By.CSS_SELECTOR, "label") if "Screen-sharing" in e.text]
+        toggle[0].click()
+        _wait(
+            driver,
+            lambda d: any(
+                s.is_displayed() for s in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
+            ),
+            what="present_off",
+        )
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -141,7 +141,7 @@ def test_report_without_explanations_and_with_measured(neurix: Neurix, case: dic
         manifest={},
     )
     assert "No drugs were selected for explanation" in html
-    assert "<th>Measured</th>" in html and "-1.23" in html
+    assert ">Measured</th>" in html and "-1.23" in html
     assert "unknown" in html  # model version missing from an empty manifest
 
 

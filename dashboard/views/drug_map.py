@@ -1,4 +1,5 @@
-"""Drug map: the drug tower's latent space (UMAP), with repurposing candidates for the current sample."""
+"""Drug map: the drug tower's latent space (UMAP), coloured by this tumour's predicted sensitivity, reliability or an
+annotation, with repurposing candidates for the current sample and a search/click that shows a drug's neighbours."""
 
 from __future__ import annotations
 
@@ -11,13 +12,20 @@ from neurix_core.report.figures import drug_map_scatter
 from neurix_core.report.text import reliability
 from neurix_core.repurpose.candidates import tumour_types
 
+SAMPLE_COLOURS = {
+    "sensitivity": "Sensitivity (this sample)",
+}
 COLOUR_OPTIONS = {
+    "reliability": "Reliability (CV ρ)",
     "drug_class": "Drug class",
     "moa": "Mechanism of action",
     "pathway": "Pathway",
     "disease_area": "Disease area",
 }
 ANY_TUMOUR = ""
+FOCUS_KEY = "map_focus"  # the searched drug (a drug_key); a click on the map sets it too
+CLICK_KEY = "map_last_click"
+N_NEIGHBOURS = 8
 
 
 def _tumour_type(profile: w.LoadedProfile | None, sample: str | None) -> tuple[str | None, str | None]:
@@ -67,24 +75,67 @@ def _candidate_table(candidates: pd.DataFrame, names: dict[str, str]) -> pd.Data
     ]
 
 
+def _clicked_drug() -> str | None:
+    """The drug_key of a point newly clicked on the map (the chart's selection survives reruns: act once)."""
+    event = st.session_state.get("drug_map")
+    points = (((event or {}).get("selection") or {}).get("points")) or []
+    data = [p.get("customdata") for p in points]
+    keys = [d[7] for d in data if isinstance(d, list) and len(d) > 7 and d[7]]  # column 7: drug_key
+    signature = tuple(keys)
+    if not keys or st.session_state.get(CLICK_KEY) == signature:
+        return None
+    st.session_state[CLICK_KEY] = signature
+    return keys[0]
+
+
+def _neighbour_table(
+    neurix: Neurix, focus: str, predictions: dict[str, float], names: dict[str, str]
+) -> pd.DataFrame:
+    table = neurix.drug_neighbours(focus, k=N_NEIGHBOURS)
+    table["drug"] = table["drug_key"].map(names)
+    table["prediction"] = table["drug_key"].map(predictions)
+    table["reliability"] = [f"{t.symbol} {t.tier}" for t in map(reliability, table["cv_rho"])]
+    columns = ["drug", "similarity", "drug_class", "prediction", "reliability", "targets", "moa"]
+    if not predictions:
+        columns.remove("prediction")
+    return table[columns]
+
+
 def render() -> None:
     neurix: Neurix | None = w.get_neurix()
     st.title("Drug map and repurposing candidates")
     if neurix is None:
         return
     table = neurix.drug_map()
+    names = w.drug_names(neurix)
     profile = w.current_profile()
     sample = w.sample_switcher(profile) if profile is not None else None
-    cols = st.columns(2)
-    colour_by = cols[0].selectbox(
-        "Colour drugs by", list(COLOUR_OPTIONS), format_func=COLOUR_OPTIONS.get, key="map_colour"
-    )
+    options = {**(SAMPLE_COLOURS if profile is not None else {}), **COLOUR_OPTIONS}
+    clicked = _clicked_drug()
+    if clicked is not None:
+        st.session_state[FOCUS_KEY] = clicked
+    cols = st.columns([1, 1, 1.2])
+    colour_by = cols[0].selectbox("Colour drugs by", list(options), format_func=options.get, key="map_colour")
     with cols[1]:
         tumour, suggested = _tumour_type(profile, sample) if profile is not None else (None, None)
+    labels = {key: names.get(key, key) for key in table["drug_key"]}
+    focus = cols[2].selectbox(
+        "Find a drug (or click one on the map)",
+        sorted(labels, key=lambda k: labels[k].lower()),
+        index=None,
+        format_func=labels.get,
+        key=FOCUS_KEY,
+        placeholder="Type a drug name…",
+    )
     st.caption(
         "Each point is a drug placed by the model's learnt drug representation: drugs close together are "
-        "predicted to act on similar tumours. Hover for target, phase, indication and this sample's "
-        "prediction."
+        "predicted to act on similar tumours. "
+        + (
+            "Blue: this sample is predicted more sensitive than the average cell line, red: more resistant. "
+            if colour_by == "sensitivity"
+            else ""
+        )
+        + "Hover for target, phase, indication, reliability and this sample's prediction."
     )
     candidates = pd.DataFrame()
     predictions: dict[str, float] = {}
@@ -102,16 +153,46 @@ def render() -> None:
             )
     else:
         st.info(
-            "Load a profile (Predict page or an example) to highlight its repurposing candidates.",
+            "Load a profile (Predict page or an example) to colour the map by its predicted sensitivity and "
+            "highlight its repurposing candidates.",
             icon=":material/info:",
         )
     representative = dict(zip(table["compound_id"], table["drug_key"], strict=True))
     highlighted = [representative.get(c) for c in candidates.get("compound_id", pd.Series(dtype=str))]
+    neighbours = neurix.drug_neighbours(focus, k=N_NEIGHBOURS)["drug_key"].tolist() if focus else []
     st.plotly_chart(
-        drug_map_scatter(table, colour_by, predictions, [key for key in highlighted if key]),
+        drug_map_scatter(
+            table,
+            colour_by,
+            predictions,
+            [key for key in highlighted if key],
+            focus=[focus] if focus else [],
+            neighbours=neighbours,
+        ),
         key="drug_map",
         config={"displaylogo": False},
+        on_select="rerun",
+        selection_mode="points",
     )
+    if focus:
+        st.subheader(f"Nearest drugs to {labels.get(focus, focus)}")
+        st.caption(
+            "Ringed on the map. Similarity is the cosine between the drugs' vectors in the model's drug space "
+            "(1 = identical), where distances are not distorted as on the 2-D map."
+        )
+        w.show_table(
+            _neighbour_table(neurix, focus, predictions, names),
+            hide_index=True,
+            column_config={
+                "drug": "Drug",
+                "similarity": st.column_config.NumberColumn("Similarity", format="%.2f"),
+                "drug_class": "Class",
+                "prediction": st.column_config.NumberColumn("This sample's z", format="%.2f"),
+                "reliability": "Reliability",
+                "targets": "Targets",
+                "moa": "Mechanism",
+            },
+        )
     if profile is None:
         return
     st.subheader(f"Repurposing candidates · {profile.sample_label(sample or '')}")
@@ -145,8 +226,8 @@ def render() -> None:
         )
         st.info(f"No repurposing candidates: {reason}.", icon=":material/info:")
         return
-    st.dataframe(
-        _candidate_table(candidates, w.drug_names(neurix)),
+    w.show_table(
+        _candidate_table(candidates, names),
         hide_index=True,
         column_config={
             "number": st.column_config.NumberColumn("#", width="small"),

@@ -22,7 +22,7 @@ def _fmt(value: object, digits: int = 3) -> str:
     try:
         return f"{float(value):.{digits}f}"  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return "n/a"
+        return "–"
 
 
 def _example_picker(neurix: Neurix) -> None:
@@ -61,20 +61,23 @@ def _model_card(neurix: Neurix) -> None:
         f"{', '.join(map(str, manifest.get('screens', []))) or 'n/a'}"
     )
     n_lines = validation.get("n_cell_lines")
-    cols = st.columns(5)
+    cols = st.columns(3)  # two rows of short labels: five columns cut labels at laptop widths
     cols[0].metric(
         "Compounds",
         f"{bundle.drugs['compound_id'].nunique():,}",
-        f"{len(bundle.drugs):,} screen entries",
-        delta_color="off",
-        delta_arrow="off",
+        help=f"{len(bundle.drugs):,} screen entries (GDSC1 and GDSC2 entries of one compound count once)",
     )
-    cols[1].metric("Training cell lines", f"{n_lines:,}" if isinstance(n_lines, int) else "n/a")
+    cols[1].metric("Training cell lines", f"{n_lines:,}" if isinstance(n_lines, int) else "–")
     cols[2].metric("Genes (input)", f"{len(bundle.genes):,}")
-    cols[3].metric("Mean per-drug ρ (CV)", _fmt(overall.get("mean_rho")) if overall else "n/a")
-    cols[4].metric(
-        "Drugs with ρ > 0.2",
-        f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')}" if "n_rho_gt_0.2" in overall else "n/a",
+    cols = st.columns(3)
+    cols[0].metric(
+        "Mean per-drug ρ",
+        _fmt(overall.get("mean_rho")) if overall else "–",
+        help="Cross-validated over unseen cell lines",
+    )
+    cols[1].metric(
+        f"Drugs with ρ > 0.2 (of {overall.get('n_drugs', '?')})" if overall else "Drugs with ρ > 0.2",
+        f"{overall['n_rho_gt_0.2']}" if "n_rho_gt_0.2" in overall else "–",
     )
     if not overall:
         st.info(

@@ -103,7 +103,7 @@ def _cross_validation(neurix: Neurix) -> None:
     )
     table = summary_frame(cv.get("summary"))
     if not table.empty:
-        st.dataframe(table)
+        w.show_table(table)
     if rho.notna().any():
         left, right = st.columns(2)
         left.plotly_chart(rho_histogram(drugs), key="rho_hist", config={"displaylogo": False})
@@ -124,7 +124,7 @@ def _ridge(neurix: Neurix) -> None:
     if isinstance(ridge, Mapping):
         table = summary_frame(ridge.get("summary"))
         if not table.empty:
-            st.dataframe(table)
+            w.show_table(table)
     if "ridge_rho" in drugs.columns and drugs["ridge_rho"].notna().any():
         st.plotly_chart(ridge_comparison(drugs), key="ridge", config={"displaylogo": False})
 
@@ -138,29 +138,26 @@ def _external(neurix: Neurix) -> None:
         "Train on one lab's screen and predict the same compounds measured by another lab on other cell "
         "lines: the hardest test, closest to a new tumour."
     )
-    cols = st.columns(max(1, len(external)))
-    for col, (name, block) in zip(cols, external.items(), strict=False):
-        if not isinstance(block, Mapping):
-            continue
-        with col:
-            title = EXTERNAL_TITLES.get(name, name)
-            summary = block.get("summary") or {}
-            st.markdown(f"**{title}**")
-            if "n_train_cell_lines" in summary:
-                st.caption(
-                    f"{summary['n_train_cell_lines']} training cell lines, "
-                    f"{summary.get('n_test_cell_lines', '?')} test cell lines"
-                )
-            table = summary_frame(summary)
-            if not table.empty:
-                st.dataframe(table)
-            per_drug = pd.DataFrame(block.get("per_drug") or [])
-            if not per_drug.empty and "rho" in per_drug.columns:
-                st.plotly_chart(
-                    external_histogram(per_drug),
-                    key=f"external_{name}",
-                    config={"displaylogo": False},
-                )
+    blocks = [(name, block) for name, block in external.items() if isinstance(block, Mapping)]
+    for name, block in blocks:  # tables at full width: in side-by-side columns they were cut off
+        summary = block.get("summary") or {}
+        st.markdown(f"**{EXTERNAL_TITLES.get(name, name)}**")
+        if "n_train_cell_lines" in summary:
+            st.caption(
+                f"{summary['n_train_cell_lines']} training cell lines, "
+                f"{summary.get('n_test_cell_lines', '?')} test cell lines"
+            )
+        table = summary_frame(summary)
+        if not table.empty:
+            w.show_table(table)
+    charts = [(n, pd.DataFrame(b.get("per_drug") or [])) for n, b in blocks]
+    charts = [(n, frame) for n, frame in charts if not frame.empty and "rho" in frame.columns]
+    for col, (name, per_drug) in zip(st.columns(max(1, len(charts))), charts, strict=False):
+        col.plotly_chart(
+            external_histogram(per_drug, title=EXTERNAL_TITLES.get(name, name).split(":")[0]),
+            key=f"external_{name}",
+            config={"displaylogo": False},
+        )
 
 
 def _training(neurix: Neurix) -> None:

@@ -57,12 +57,18 @@ def _detection(profile: w.LoadedProfile, sample: str) -> None:
     """What the parser detected and the data quality of every sample, before any result is shown."""
     quality = profile.quality
     current = next((q for q in quality.samples if q.sample == sample), None) if quality else None
-    with st.expander(
-        "What was detected in the file, and data quality",
-        expanded=not profile.is_example,
-        icon=":material/fact_check:",
-    ):
-        summary = profile.summary()
+    summary = profile.summary()
+    headline = (
+        f"What was detected in the file, and data quality: {summary['Value scale'].split(' (')[0]} · "
+        f"{summary['Gene identifiers']} · {profile.coverage(sample):.0%} of model genes measured"
+    )
+    # Collapsed unless something needs attention, so the bars stay above the fold on a laptop screen.
+    attention = (
+        bool(profile.warnings)
+        or profile.coverage(sample) < 0.9
+        or (quality is not None and bool(quality.flagged or quality.unrecognised_labels))
+    )
+    with st.expander(headline, expanded=attention and not profile.is_example, icon=":material/fact_check:"):
         cols = st.columns(4)
         cols[0].metric("Samples", summary["Samples"])
         cols[1].metric(
@@ -186,7 +192,7 @@ def _entries(profile: w.LoadedProfile, shown: pd.DataFrame, sample: str) -> None
 
 def _filters(rows: pd.DataFrame) -> pd.DataFrame:
     """Class, pathway, free-text (name/target/MOA) and reliability filters; returns the matching rows."""
-    cols = st.columns([2, 2, 2, 1, 1.3])
+    cols = st.columns([2, 2, 2, 1, 1.1])
     classes = cols[0].multiselect(
         "Drug class",
         sorted(rows["drug_class"].dropna().unique()),
@@ -205,9 +211,7 @@ def _filters(rows: pd.DataFrame) -> pd.DataFrame:
     count = cols[3].number_input(
         "Drugs shown", min_value=5, max_value=200, value=25, step=5, key="pred_count"
     )
-    reliable = cols[4].toggle(
-        "ρ ≥ 0.2 only", key="pred_reliable", help="Only drugs with cross-validated ρ ≥ 0.2"
-    )
+    reliable = cols[4].toggle("ρ ≥ 0.2", key="pred_reliable", help="Only drugs with cross-validated ρ ≥ 0.2")
     mask = pd.Series(True, index=rows.index)
     if classes:
         mask &= rows["drug_class"].isin(classes)
@@ -281,34 +285,34 @@ def render() -> None:
     names = w.drug_names(neurix)
     measured = w.measured_responses(neurix, profile, sample)
     n_reliable = int((rows["cv_rho"].fillna(-1) >= MODERATE_RHO).sum())
-    cols = st.columns(3)
-    cols[0].metric("Compounds scored", f"{len(rows):,}")
-    cols[1].metric("With reliable predictions (ρ ≥ 0.2)", f"{n_reliable:,}")
+    facts = [f"{len(rows):,} compounds scored", f"{n_reliable:,} with reliable predictions (ρ ≥ 0.2)"]
     if measured is not None:
         paired = rows.assign(measured=rows["drug_key"].map(measured)).dropna(subset=["measured"])
         if len(paired) >= 10:
             rho = paired["z_log_auc"].corr(paired["measured"], method="spearman")
-            cols[2].metric(
-                "Predicted vs measured (Spearman)", f"{rho:.2f}", f"{len(paired)} drugs", delta_color="off"
-            )
+            facts.append(f"predicted vs measured Spearman ρ {rho:.2f} over {len(paired)} drugs")
     best = rows[rows["cv_rho"].fillna(-1) >= MODERATE_RHO].head(1)
     if len(best):
         top = best.iloc[0]
         tier = reliability(top["cv_rho"])
         hits = hit_rate(top["hit_rate"])
         if hits.tier != "unmeasured":
-            st.markdown(
+            headline = (
                 f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
                 f"z {top['z_log_auc']:+.2f}, 80% interval {top['interval_low']:+.2f} to {top['interval_high']:+.2f}, "
                 f"more sensitive than {top['percentile']:.0f}% of training cell lines). {hits.words}"
             )
         else:
-            st.markdown(
+            headline = (
                 f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
-                f"z {top['z_log_auc']:+.2f}, {tier.symbol} {tier.tier}, ρ {top['cv_rho']:.2f}; {hits.words})"
+                f"z {top['z_log_auc']:+.2f}, {tier.symbol} {tier.tier}, ρ {top['cv_rho']:.2f})"
             )
     else:
-        st.markdown("**No drug has a reliable prediction (ρ ≥ 0.2) in this model bundle.**")
+        headline = "**No drug has a reliable prediction (ρ ≥ 0.2) in this model bundle.**"
+    # One line above the chart (not metric cards), so the bars start above the fold on a laptop screen.
+    st.markdown(
+        f"{headline}  \n<span style='color:#6b7280'>{' · '.join(facts)}</span>", unsafe_allow_html=True
+    )
 
     st.subheader(f"Predicted sensitivity · {profile.sample_label(sample)}")
     shown = _filters(rows)
@@ -337,7 +341,7 @@ def render() -> None:
         st.markdown(RELIABILITY_EXPLANATION)
         st.markdown("●●● high · ●●○ moderate · ●○○ low · ○○○ unvalidated. Colours show the drug class.")
 
-    st.dataframe(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
+    w.show_table(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
     _entries(profile, shown, sample)
     cols = st.columns(2)
     cols[0].download_button(

@@ -7,6 +7,7 @@ and returns a ``plotly.graph_objects.Figure``; none of them computes science, th
 
 from __future__ import annotations
 
+import html
 from collections.abc import Collection, Mapping
 
 import numpy as np
@@ -18,6 +19,7 @@ from neurix_core.report.text import (
     HIGH_RHO,
     MODERATE_RHO,
     OTHER_COLOUR,
+    RELIABILITY_TIERS,
     RESISTANCE_COLOUR,
     SENSITISING_COLOUR,
     TARGET_MARK,
@@ -88,6 +90,26 @@ def _trust_text(row: object) -> str:
     return text
 
 
+def _interval_whiskers(rows: pd.DataFrame) -> dict | None:
+    """Plotly error bars for the 80% prediction interval where the predictions carry one (newer bundles)."""
+    if not {"interval_low", "interval_high"} <= set(rows.columns):
+        return None
+    low = pd.to_numeric(rows["interval_low"], errors="coerce")
+    high = pd.to_numeric(rows["interval_high"], errors="coerce")
+    if low.isna().all() or high.isna().all():
+        return None
+    z = rows["z_log_auc"].astype(float)
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (high - z).clip(lower=0).fillna(0).to_numpy(),
+        "arrayminus": (z - low).clip(lower=0).fillna(0).to_numpy(),
+        "color": "#1a202c",
+        "thickness": 1.3,
+        "width": 4,
+    }
+
+
 def prediction_bars(
     rows: pd.DataFrame,
     measured: pd.Series | None = None,
@@ -110,22 +132,10 @@ def prediction_bars(
         f"{h.short if measured_hits else t.symbol}</span>"
         for key, t, h in zip(rows["drug_key"], tiers, hits, strict=True)
     ]
-    has_interval = "interval_low" in rows and rows["interval_low"].notna().any()
     fig = go.Figure()
     for drug_class in dict.fromkeys(rows["drug_class"]):
         mask = (rows["drug_class"] == drug_class).to_numpy()
         part = rows[mask]
-        error = None
-        if has_interval:  # asymmetric whiskers: the 80 % conformal interval around the prediction
-            error = {
-                "type": "data",
-                "symmetric": False,
-                "array": (part["interval_high"] - part["z_log_auc"]).to_numpy(),
-                "arrayminus": (part["z_log_auc"] - part["interval_low"]).to_numpy(),
-                "color": "#333",
-                "thickness": 1.2,
-                "width": 4,
-            }
         fig.add_trace(
             go.Bar(
                 x=part["z_log_auc"],
@@ -133,7 +143,7 @@ def prediction_bars(
                 orientation="h",
                 name=str(drug_class),
                 marker={"color": class_colour(drug_class)},
-                error_x=error,
+                error_x=_interval_whiskers(part),
                 customdata=np.column_stack(
                     [
                         part["rank"].astype(str),
@@ -309,61 +319,139 @@ def _category_column(table: pd.DataFrame, column: str) -> pd.Series:
     return values.where(values.isin(common), "other")
 
 
+MAP_HEIGHT = 640
+MAP_PLOT_SIZE = (
+    640,
+    500,
+)  # plot-area pixels labels are placed for: a laptop's width (wider only spreads them)
+MAP_LABELS = 15  # candidates labelled by name on the map (all are numbered)
+SENSITIVITY_SCALE = "RdBu_r"  # blue = predicted more sensitive (negative z), as on the relevance heatmap
+RELIABILITY_ORDER = ("high", "moderate", "low", "unvalidated")
+
+
+def _map_customdata(table: pd.DataFrame, prediction: pd.Series) -> np.ndarray:
+    return np.column_stack(
+        [
+            table["targets"].fillna("").astype(str).str.replace("|", ", ", regex=False),
+            table["phase"].fillna("").astype(str),
+            table["indication"].fillna("").astype(str).str.replace("|", ", ", regex=False).str.slice(0, 80),
+            ["–" if np.isnan(p) else f"{p:+.2f}" for p in prediction],
+            table["moa"].fillna("").astype(str).str.replace("|", ", ", regex=False),
+            table["screen"].fillna("").astype(str),
+            table["drug_name"].astype(str),
+            table["drug_key"].astype(str),
+            [f"{t.symbol} {t.tier}" for t in map(reliability, table["cv_rho"])],
+        ]
+    )
+
+
+def _short_name(name: object, limit: int = 22) -> str:
+    text = str(name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def drug_map_scatter(
     table: pd.DataFrame,
     colour_by: str = "drug_class",
     predictions: Mapping[str, float] | None = None,
     highlight: Collection[str] = (),
+    focus: Collection[str] = (),
+    neighbours: Collection[str] = (),
 ) -> go.Figure:
-    """UMAP of the drug tower coloured by a drug annotation; ``highlight`` drug keys (in table order) get big
-    outlined markers numbered like the candidate table.
+    """UMAP of the drug tower, coloured by this sample's predicted sensitivity (``colour_by="sensitivity"``,
+    diverging, centred at 0), by reliability tier, or by a drug annotation column.
 
-    ``predictions`` (drug_key → predicted z log AUC for the current sample) is shown in the hover.
+    ``highlight`` drug keys (repurposing candidates, in table order) get big outlined markers numbered like the
+    candidate table; ``focus`` (searched or clicked drugs) get a star; ``neighbours`` a ring. Candidates and
+    focused drugs are labelled by name, placed so that labels do not overlap. ``predictions`` (drug_key →
+    predicted z log AUC for the current sample) colours the sensitivity view and is shown in the hover.
     """
+    from neurix_core.report.labels import place_labels
+
     table = table.reset_index(drop=True)
-    category = _category_column(table, colour_by)
     prediction = table["drug_key"].map(predictions or {}).astype(float)
-    customdata = np.column_stack(
-        [
-            table["targets"].fillna("").astype(str),
-            table["phase"].fillna("").astype(str),
-            table["indication"].fillna("").astype(str).str.replace("|", ", ", regex=False).str.slice(0, 80),
-            ["n/a" if np.isnan(p) else f"{p:+.2f}" for p in prediction],
-            table["moa"].fillna("").astype(str),
-            table["screen"].fillna("").astype(str),
-            table["drug_name"].astype(str),
-        ]
-    )
+    customdata = _map_customdata(table, prediction)
     hover = (
         "<b>%{customdata[6]}</b> · %{customdata[5]}<br>target: %{customdata[0]}<br>MOA: %{customdata[4]}<br>"
-        "phase: %{customdata[1]}<br>indication: %{customdata[2]}<br>prediction: %{customdata[3]}"
-        "<extra></extra>"
+        "phase: %{customdata[1]}<br>indication: %{customdata[2]}<br>this sample's prediction: %{customdata[3]}"
+        "<br>reliability: %{customdata[8]}<extra></extra>"
     )
     fig = go.Figure()
-    named = [c for c in category.value_counts().index if c not in GREYS]
-    order = named + [c for c in GREYS if c in set(category)]  # 'other' and 'unannotated' last, in grey
-    if colour_by == "drug_class":
-        colours = {c: CLASS_COLOURS.get(c, OTHER_COLOUR) for c in named}
-    else:
-        colours = {c: QUALITATIVE[i % len(QUALITATIVE)] for i, c in enumerate(named)}
-    colours.update(GREYS)
-    for value in order:
-        mask = (category == value).to_numpy()
+    colour_of: list[str] | np.ndarray
+    if colour_by == "sensitivity":
+        known = prediction.notna().to_numpy()
+        finite = prediction[known].abs()
+        limit = float(finite.quantile(0.98)) if len(finite) else 1.0
+        limit = limit if limit > 0 else 1.0
+        if (~known).any():
+            fig.add_trace(
+                _map_points(table, customdata, ~known, "no prediction", GREYS["unannotated"], hover)
+            )
         fig.add_trace(
             go.Scatter(
-                x=table.loc[mask, "umap_x"],
-                y=table.loc[mask, "umap_y"],
+                x=table.loc[known, "umap_x"],
+                y=table.loc[known, "umap_y"],
                 mode="markers",
-                name=value,
-                text=table.loc[mask, "drug_name"].astype(str),
-                customdata=customdata[mask],
-                marker={"size": 8, "color": colours[value], "opacity": 0.75},
+                name="predicted z log AUC",
+                customdata=customdata[known],
+                marker={
+                    "size": 8,
+                    "color": prediction[known],
+                    "colorscale": SENSITIVITY_SCALE,
+                    "cmid": 0,
+                    "cmin": -limit,
+                    "cmax": limit,
+                    "opacity": 0.85,
+                    "line": {"width": 0.3, "color": "#666"},
+                    "colorbar": {
+                        "title": {"text": "predicted z<br>(this sample)", "side": "right"},
+                        "thickness": 14,
+                        "len": 0.8,
+                    },
+                },
+                hovertemplate=hover,
+                showlegend=False,
+            )
+        )
+        colour_of = ["white"] * len(table)
+    else:
+        if colour_by == "reliability":
+            category = pd.Series([reliability(r).tier for r in table["cv_rho"]])
+            order = [t for t in RELIABILITY_ORDER if t in set(category)]
+            colours = {t: RELIABILITY_TIERS[t].colour for t in RELIABILITY_ORDER}
+        else:
+            category = _category_column(table, colour_by)
+            named = [c for c in category.value_counts().index if c not in GREYS]
+            order = named + [
+                c for c in GREYS if c in set(category)
+            ]  # 'other' and 'unannotated' last, in grey
+            if colour_by == "drug_class":
+                colours = {c: CLASS_COLOURS.get(c, OTHER_COLOUR) for c in named}
+            else:
+                colours = {c: QUALITATIVE[i % len(QUALITATIVE)] for i, c in enumerate(named)}
+            colours.update(GREYS)
+        for value in order:
+            mask = (category == value).to_numpy()
+            fig.add_trace(_map_points(table, customdata, mask, value, colours[value], hover))
+        colour_of = [colours.get(c, OTHER_COLOUR) for c in category]
+
+    position = {key: i for i, key in enumerate(dict.fromkeys(highlight))}
+    index_of = {key: i for i, key in enumerate(table["drug_key"])}
+    rows = [index_of[key] for key in position if key in index_of]
+    focus_rows = [index_of[key] for key in dict.fromkeys(focus) if key in index_of]
+    neighbour_rows = [index_of[key] for key in dict.fromkeys(neighbours) if key in index_of]
+    if neighbour_rows:
+        fig.add_trace(
+            go.Scatter(
+                x=table["umap_x"].iloc[neighbour_rows],
+                y=table["umap_y"].iloc[neighbour_rows],
+                mode="markers",
+                name="nearest drugs in the model's space",
+                customdata=customdata[neighbour_rows],
+                marker={"size": 17, "color": "rgba(0,0,0,0)", "line": {"width": 2.5, "color": "#222"}},
                 hovertemplate=hover,
             )
         )
-    position = {key: i for i, key in enumerate(dict.fromkeys(highlight))}
-    rows = [i for i in sorted(range(len(table)), key=lambda i: position.get(table["drug_key"].iloc[i], -1))
-            if table["drug_key"].iloc[i] in position]  # fmt: skip
     if rows:
         fig.add_trace(
             go.Scatter(
@@ -373,20 +461,91 @@ def drug_map_scatter(
                 name="repurposing candidate (number = row in the table)",
                 text=[str(position[table["drug_key"].iloc[i]] + 1) for i in rows],
                 textposition="middle center",
-                textfont={"color": "white", "size": FONT_SIZE - 4},
+                textfont={"color": "black" if colour_by == "sensitivity" else "white", "size": FONT_SIZE - 4},
                 customdata=customdata[rows],
                 marker={
                     "size": 22,
-                    "color": [colours.get(c, OTHER_COLOUR) for c in category.iloc[rows]],
+                    "color": [colour_of[i] for i in rows],
                     "line": {"width": 2.5, "color": "black"},
                     "symbol": "circle",
                 },
                 hovertemplate=hover,
             )
         )
-    fig.update_xaxes(title="UMAP 1", showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(title="UMAP 2", showticklabels=False, showgrid=False, zeroline=False)
-    return _layout(fig, height=640)
+    if focus_rows:
+        fig.add_trace(
+            go.Scatter(
+                x=table["umap_x"].iloc[focus_rows],
+                y=table["umap_y"].iloc[focus_rows],
+                mode="markers",
+                name="searched drug",
+                customdata=customdata[focus_rows],
+                marker={
+                    "size": 24,
+                    "symbol": "star",
+                    "color": "#FFD43B",
+                    "line": {"width": 2, "color": "black"},
+                },
+                hovertemplate=hover,
+            )
+        )
+
+    pad_x = 0.05 * float(np.ptp(table["umap_x"]) or 1.0)
+    pad_y = 0.05 * float(np.ptp(table["umap_y"]) or 1.0)
+    x_range = (float(table["umap_x"].min()) - pad_x, float(table["umap_x"].max()) + pad_x)
+    y_range = (float(table["umap_y"].min()) - pad_y, float(table["umap_y"].max()) + pad_y)
+    labelled = [(i, _short_name(table["drug_name"].iloc[i]), True) for i in focus_rows]
+    labelled += [
+        (i, f"{position[table['drug_key'].iloc[i]] + 1}. {_short_name(table['drug_name'].iloc[i])}", False)
+        for i in rows[:MAP_LABELS]
+        if i not in focus_rows
+    ]
+    if labelled:
+        spots = place_labels(
+            table["umap_x"].iloc[[i for i, _, _ in labelled]].to_numpy(),
+            table["umap_y"].iloc[[i for i, _, _ in labelled]].to_numpy(),
+            [text for _, text, _ in labelled],
+            x_range=x_range,
+            y_range=y_range,
+            width=MAP_PLOT_SIZE[0],
+            height=MAP_PLOT_SIZE[1],
+            font_size=FONT_SIZE - 3,
+        )
+        for (i, text, is_focus), spot in zip(labelled, spots, strict=True):
+            fig.add_annotation(
+                x=table["umap_x"].iloc[i],
+                y=table["umap_y"].iloc[i],
+                ax=spot.dx,
+                ay=spot.dy,
+                text=f"<b>{html.escape(text)}</b>" if is_focus else html.escape(text),
+                showarrow=True,
+                arrowhead=0,
+                arrowwidth=1,
+                arrowcolor="#444",
+                font={"size": FONT_SIZE - 3, "color": "#111"},
+                bgcolor="rgba(255,255,255,0.85)",
+                bordercolor="#111" if is_focus else "#999",
+                borderwidth=1,
+                borderpad=2,
+            )
+    fig.update_xaxes(title="UMAP 1", showticklabels=False, showgrid=False, zeroline=False, range=x_range)
+    fig.update_yaxes(title="UMAP 2", showticklabels=False, showgrid=False, zeroline=False, range=y_range)
+    return _layout(fig, height=MAP_HEIGHT)
+
+
+def _map_points(
+    table: pd.DataFrame, customdata: np.ndarray, mask: np.ndarray, name: str, colour: str, hover: str
+) -> go.Scatter:
+    return go.Scatter(
+        x=table.loc[mask, "umap_x"],
+        y=table.loc[mask, "umap_y"],
+        mode="markers",
+        name=name,
+        text=table.loc[mask, "drug_name"].astype(str),
+        customdata=customdata[mask],
+        marker={"size": 8, "color": colour, "opacity": 0.75},
+        hovertemplate=hover,
+    )
 
 
 # --- model card ---------------------------------------------------------------------------------------------

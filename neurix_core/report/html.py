@@ -1,11 +1,16 @@
-"""A self-contained HTML report of one sample: top predictions, top genes per drug, provenance and disclaimer.
+"""The report of one sample: one HTML template for the screen, the browser's print and the PDF.
 
-Why HTML: it opens offline on any hospital PC, prints to PDF from the browser and can be attached to a
-tumour-board record. The report is a pure function of tables the ``Neurix`` API returns, so the same inputs
-always give the same bytes (apart from the date passed in), and it never carries the uploaded data: the input
-is identified by the sha256 fingerprint of the uploaded bytes, and gene expression appears only as a coarse
-label (high/average/low). Optional interactive charts embed plotly.js inline (no network access needed,
-~4.5 MB larger).
+Page 1 is a one-page summary a tumour board can read at a glance (case fields, top drugs, key genes, data quality
+and domain, training platform, disclaimer); the pages after it hold the details (full drug table, per-drug gene
+explanations, methods, limitations, citations). Print CSS sets A4 or US Letter, a running header with sample and
+model version, "page x of y", keeps headings with what follows and never splits a table row; charts are inline
+SVG, so they stay vector graphics in the PDF (``neurix_core.report.pdf``).
+
+The report is a pure function of tables the ``Neurix`` API returns, so the same inputs give the same bytes (apart
+from the date passed in), and it never carries the uploaded data: the input is identified by the sha256
+fingerprint of the uploaded bytes, and gene expression appears only as a coarse label (high/average/low).
+Columns added by newer bundles (intervals, percentile, hit rate, applicability domain, platform and scaling) and a
+per-sample data-quality record are shown where present and left out cleanly where not.
 """
 
 from __future__ import annotations
@@ -18,46 +23,83 @@ from collections.abc import Mapping
 import pandas as pd
 
 from neurix_core import __version__
+from neurix_core.report.case import CaseDetails
+from neurix_core.report.svg import diverging_bars
 from neurix_core.report.text import (
     CITATIONS,
     CLASS_COLOURS,
     DISCLAIMER,
-    HIT_RATE_EXPLANATION,
+    METHODS,
     NON_CLAIMS,
     OTHER_COLOUR,
-    PLATFORM_CAVEAT,
     RELIABILITY_EXPLANATION,
     RESISTANCE_COLOUR,
     SENSITISING_COLOUR,
     SIGN_CONVENTION,
     TARGET_MARK,
+    TRAINING_PLATFORM,
     drug_label,
     drug_labels,
     expression_level,
-    hit_rate,
     reliability,
 )
 
+MISSING = "–"
+PAPER_SIZES = {"a4": "A4", "letter": "letter"}
+SUMMARY_DRUGS = 10  # drugs on the one-page summary
+SUMMARY_GENE_DRUGS = 4  # explained drugs whose key genes go on page 1
+KEY_GENES = 3  # per direction on page 1
+
 CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1a202c;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; font-size: 15px; line-height: 1.45; }
-h1 { font-size: 1.8em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 2px solid #e2e8f0; }
-h3 { margin-bottom: 0.3em; }
+@page { size: __PAGE__; margin: 17mm 13mm 16mm 13mm;
+  @top-left { content: "Neurix report · sample " string(sample); font-size: 8pt; color: #4a5568; }
+  @top-right { content: "model " string(model); font-size: 8pt; color: #4a5568; }
+  @bottom-left { content: "Research use only · not for treatment decisions"; font-size: 8pt; color: #c53030; }
+  @bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 8pt; color: #4a5568; }
+}
+html { font-family: "DejaVu Sans", -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       color: #1a202c; font-size: 14px; line-height: 1.4; }
+body { max-width: 1100px; margin: 1.5em auto; padding: 0 1em; }
+h1 { font-size: 1.7em; margin: 0 0 0.15em; }
+h2 { font-size: 1.25em; margin: 1.1em 0 0.35em; border-bottom: 2px solid #e2e8f0; }
+h3 { font-size: 1.05em; margin: 0.9em 0 0.2em; }
+h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
+p { margin: 0.35em 0; orphans: 3; widows: 3; }
+.run-sample { string-set: sample content(); }
+.run-model { string-set: model content(); }
 .meta { color: #4a5568; }
-.disclaimer { border: 2px solid #c53030; background: #fff5f5; padding: 0.8em 1em; border-radius: 6px;
-              font-weight: 600; }
-table { border-collapse: collapse; width: 100%; margin: 0.5em 0 1em; }
-th, td { border-bottom: 1px solid #e2e8f0; padding: 4px 8px; text-align: left; vertical-align: top; }
+.disclaimer { border: 2px solid #c53030; background: #fff5f5; padding: 0.5em 0.8em; border-radius: 6px;
+              font-weight: 600; break-inside: avoid; }
+.alert { border: 2px solid #b7791f; background: #fffaf0; padding: 0.4em 0.8em; border-radius: 6px;
+         font-weight: 600; break-inside: avoid; }
+table { border-collapse: collapse; width: 100%; margin: 0.35em 0 0.7em; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; page-break-inside: avoid; }
+th, td { border-bottom: 1px solid #e2e8f0; padding: 3px 6px; text-align: left; vertical-align: top;
+         overflow-wrap: break-word; }
 th { background: #f7fafc; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.bar { position: relative; width: 160px; height: 14px; background: #f7fafc; }
-.bar span { position: absolute; top: 0; height: 14px; }
-.bar i { position: absolute; left: 50%; top: -2px; height: 18px; border-left: 1px solid #4a5568; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.wide { min-width: 9em; }
+table.case th { width: 17%; } table.case td { width: 33%; }
+table.facts th { width: 28%; }
+.bar { position: relative; width: 110px; height: 11px; background: #f7fafc; }
+.bar span { position: absolute; top: 0; height: 11px; }
+.bar i { position: absolute; left: 50%; top: -2px; height: 15px; border-left: 1px solid #4a5568; }
 .tier, .class { white-space: nowrap; font-weight: 600; } .class { font-weight: 400; }
 .target { color: #b7791f; font-weight: 700; }
-.small { font-size: 0.9em; color: #4a5568; }
-code { font-size: 0.85em; word-break: break-all; }
-@media print { .pagebreak { page-break-before: always; } body { margin: 0; } }
+.small { font-size: 0.88em; color: #4a5568; }
+.keygenes td { font-size: 0.95em; }
+code { font-size: 0.85em; overflow-wrap: anywhere; word-break: break-all; }
+svg.chart { max-width: 100%; height: auto; display: block; margin: 0.3em 0; break-inside: avoid; }
+section.drug, .keep { break-inside: avoid; page-break-inside: avoid; }
+.details table { font-size: 0.94em; }
+.details { break-before: page; page-break-before: always; }
+.summary table { margin-bottom: 0.45em; }
+@media print {
+  html { font-size: 9.3pt; }
+  body { margin: 0; padding: 0; max-width: none; }
+  .summary h2 { margin-top: 0.6em; }
+}
 """
 
 
@@ -65,23 +107,46 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _number(value: object, digits: int = 2, signed: bool = True) -> str:
+def _finite(value: object) -> float | None:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return "n/a"
-    if math.isnan(number):
-        return "n/a"
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _number(value: object, digits: int = 2, signed: bool = True) -> str:
+    number = _finite(value)
+    if number is None:
+        return MISSING
     return f"{number:+.{digits}f}" if signed else f"{number:.{digits}f}"
 
 
-def _bar(value: float, scale: float, negative_colour: str, positive_colour: str) -> str:
+def _text(value: object) -> str:
+    """A table cell's text: pipes of multi-valued annotations become commas, missing becomes a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    text = str(value).strip()
+    if not text or text.lower() in {"nan", "none", "<na>"}:
+        return MISSING
+    return ", ".join(part.strip() for part in text.split("|") if part.strip())
+
+
+def _percent(value: object) -> str:
+    """A rate stored as a fraction (0–1) or a percentage (0–100), written as a percentage."""
+    number = _finite(value)
+    if number is None:
+        return MISSING
+    return f"{number * 100 if abs(number) <= 1 else number:.0f}%"
+
+
+def _bar(value: float, scale: float) -> str:
     """A centred CSS bar (no JavaScript, prints fine): left of the centre line for negative values."""
     if not math.isfinite(value) or scale <= 0:
         return '<div class="bar"><i></i></div>'
     width = min(50.0, abs(value) / scale * 50.0)
     left = 50.0 - width if value < 0 else 50.0
-    colour = negative_colour if value < 0 else positive_colour
+    colour = SENSITISING_COLOUR if value < 0 else RESISTANCE_COLOUR
     return (
         f'<div class="bar"><span style="left:{left:.1f}%;width:{width:.1f}%;background:{colour}"></span>'
         "<i></i></div>"
@@ -93,61 +158,102 @@ def _scale(values: pd.Series) -> float:
     return float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
 
 
+def _has(rows: pd.DataFrame, column: str) -> bool:
+    return column in rows.columns and rows[column].notna().any()
+
+
+def _with_drug_columns(rows: pd.DataFrame, drugs: pd.DataFrame | None) -> pd.DataFrame:
+    """Per-drug figures a bundle may keep in its drug table (e.g. ``hit_rate``) joined onto prediction rows."""
+    if drugs is None or "drug_key" not in drugs.columns:
+        return rows
+    extra = [c for c in ("hit_rate",) if c in drugs.columns and c not in rows.columns]
+    if not extra:
+        return rows
+    return rows.join(drugs.drop_duplicates("drug_key").set_index("drug_key")[extra], on="drug_key")
+
+
+def _interval(row: pd.Series) -> str:
+    low, high = _finite(row.get("interval_low")), _finite(row.get("interval_high"))
+    if low is None or high is None:
+        return MISSING
+    return f"{low:+.2f} to {high:+.2f}"
+
+
+def _tier_cell(rho: object) -> str:
+    tier = reliability(rho)  # type: ignore[arg-type]
+    return (
+        f'<td class="tier" style="color:{tier.colour}">{tier.symbol} {_e(tier.tier)} '
+        f"({_number(rho, signed=False)})</td>"
+    )
+
+
+def _drug_cell(row: pd.Series, names: Mapping[str, str]) -> str:
+    return f"<td><b>{_e(names.get(row['drug_key'], drug_label(row['drug_name'], row['screen'])))}</b></td>"
+
+
+def _class_cell(drug_class: object) -> str:
+    colour = CLASS_COLOURS.get(str(drug_class), OTHER_COLOUR)
+    return f'<td class="class"><span style="color:{colour}">■</span> {_e(_text(drug_class))}</td>'
+
+
 def _predictions_table(
-    rows: pd.DataFrame, measured: Mapping[str, float] | None, names: Mapping[str, str]
+    rows: pd.DataFrame, measured: Mapping[str, float] | None, names: Mapping[str, str], *, compact: bool
 ) -> str:
-    scale = _scale(rows["z_log_auc"])
+    """The drug table: ``compact`` for page 1 (no targets/mechanism), full in the details."""
+    scale = _scale(
+        pd.concat([rows["z_log_auc"], *(rows[c] for c in ("interval_low", "interval_high") if c in rows)])
+    )
     has_measured = measured is not None and any(k in measured for k in rows["drug_key"])
-    has_trust = "interval_low" in rows and rows["interval_low"].notna().any()
+    optional = [
+        ("interval", "80% interval", _has(rows, "interval_low") and _has(rows, "interval_high")),
+        ("percentile", "Percentile", _has(rows, "percentile")),
+        ("measured", "Measured", has_measured),
+        ("hit_rate", "Hit rate", _has(rows, "hit_rate")),
+    ]
+    shown = [(key, title) for key, title, present in optional if present]
     head = (
-        "<tr><th>Rank</th><th>Drug</th><th>Class</th><th>Predicted z log AUC</th><th></th>"
-        + ("<th>80% interval</th><th>Percentile</th>" if has_trust else "")
-        + ("<th>Measured</th>" if has_measured else "")
-        + ("<th>Hit rate (chance 33%)</th>" if has_trust else "<th>Reliability (ρ)</th>")
-        + "<th>Targets</th><th>Mechanism</th></tr>"
+        '<thead><tr><th class="num">Rank</th><th>Drug</th><th>Class</th><th class="num">Predicted z</th>'
+        + ("<th></th>" if compact else "")
+        + "".join(f'<th class="num">{_e(title)}</th>' for _, title in shown)
+        + "<th>Reliability (ρ)</th>"
+        + ("" if compact else "<th>Targets</th><th>Mechanism</th>")
+        + "</tr></thead>"
     )
     body = []
-    for row in rows.itertuples(index=False):
-        tier = reliability(row.cv_rho)
-        colour = CLASS_COLOURS.get(str(row.drug_class), OTHER_COLOUR)
-        measured_cell = (
-            f'<td class="num">{_number(measured.get(row.drug_key))}</td>' if has_measured and measured else ""
-        )
-        if has_trust:
-            hits = hit_rate(row.hit_rate)
-            trust_cells = (
-                f'<td class="num">{_number(row.interval_low)} to {_number(row.interval_high)}</td>'
-                f'<td class="num">{_number(row.percentile, digits=0, signed=False)}</td>'
-            )
-            badge = f'<td class="tier" style="color:{hits.colour}">{_e(hits.short)} ({_e(hits.tier)})</td>'
-        else:
-            trust_cells = ""
-            badge = (
-                f'<td class="tier" style="color:{tier.colour}">{tier.symbol} {_e(tier.tier)} '
-                f"({_number(row.cv_rho, signed=False)})</td>"
-            )
+    for _, row in rows.iterrows():
+        cells = {
+            "interval": _interval(row),
+            "percentile": _number(row.get("percentile"), 0, signed=False),
+            "measured": _number((measured or {}).get(row["drug_key"])),
+            "hit_rate": _percent(row.get("hit_rate")),
+        }
         body.append(
-            f'<tr><td class="num">{int(row.rank)}</td>'
-            f"<td><b>{_e(names.get(row.drug_key, drug_label(row.drug_name, row.screen)))}</b></td>"
-            f'<td class="class"><span style="color:{colour}">■</span> {_e(row.drug_class)}</td>'
-            f'<td class="num">{_number(row.z_log_auc)}</td>'
-            f"<td>{_bar(float(row.z_log_auc), scale, SENSITISING_COLOUR, RESISTANCE_COLOUR)}</td>"
-            f"{trust_cells}{measured_cell}{badge}<td>{_e(row.targets)}</td><td>{_e(row.moa)}</td></tr>"
+            f'<tr><td class="num">{int(row["rank"])}</td>{_drug_cell(row, names)}{_class_cell(row["drug_class"])}'
+            f'<td class="num">{_number(row["z_log_auc"])}</td>'
+            + (f"<td>{_bar(float(row['z_log_auc']), scale)}</td>" if compact else "")
+            + "".join(f'<td class="num">{_e(cells[key])}</td>' for key, _ in shown)
+            + _tier_cell(row.get("cv_rho"))
+            + (
+                ""
+                if compact
+                else f"<td>{_e(_text(row.get('targets')))}</td><td>{_e(_text(row.get('moa')))}</td>"
+            )
+            + "</tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+    return f"<table>{head}<tbody>{''.join(body)}</tbody></table>"
 
 
-def _domain_paragraph(rows: pd.DataFrame) -> str:
-    """The applicability-domain verdict for the sample (or that the bundle cannot tell)."""
-    flag = rows["in_domain"].iloc[0] if "in_domain" in rows and len(rows) else pd.NA
-    if pd.isna(flag):
-        return '<p class="small">Domain check: not available in this model bundle (retrain to add it).</p>'
-    distance = _number(rows["domain_distance"].iloc[0], digits=3, signed=False)
-    if bool(flag):
-        return f'<p class="small">Within the training domain (distance {distance} to the most similar lines).</p>'
-    return (
-        f'<p class="disclaimer">This sample is unlike the cell lines Neurix was trained on (domain distance '
-        f"{distance}): predictions for this sample are extrapolations.</p>"
+def _predictions_chart(rows: pd.DataFrame, names: Mapping[str, str]) -> str:
+    """Vector bar chart of the listed drugs, with interval whiskers where the bundle provides them."""
+    intervals = _has(rows, "interval_low") and _has(rows, "interval_high")
+    return diverging_bars(
+        [f"{int(r)}. {names.get(k, k)}" for r, k in zip(rows["rank"], rows["drug_key"], strict=True)],
+        rows["z_log_auc"].astype(float).tolist(),
+        [CLASS_COLOURS.get(str(c), OTHER_COLOUR) for c in rows["drug_class"]],
+        low=rows["interval_low"].tolist() if intervals else None,
+        high=rows["interval_high"].tolist() if intervals else None,
+        axis_title="predicted z log AUC  (← more sensitive · more resistant →)"
+        + ("; whiskers: 80% interval" if intervals else ""),
     )
 
 
@@ -162,104 +268,114 @@ def _top_genes(frame: pd.DataFrame, per_side: int) -> pd.DataFrame:
     )
 
 
+def _gene_name(row: pd.Series) -> str:
+    return _e(row["gene"]) + (f' <span class="target">{TARGET_MARK}</span>' if bool(row["is_target"]) else "")
+
+
 def _genes_table(chosen: pd.DataFrame) -> str:
     """Top resistance and sensitising genes of one drug; expression as a label only."""
     scale = _scale(chosen["relevance"])
     rows = []
-    for row in chosen.itertuples(index=False):
-        gene = _e(row.gene) + (f' <span class="target">{TARGET_MARK}</span>' if row.is_target else "")
-        direction = "resistance" if row.relevance > 0 else "sensitising"
+    for _, row in chosen.iterrows():
+        relevance = float(row["relevance"])
         rows.append(
-            f"<tr><td><b>{gene}</b></td><td>{direction}</td>"
-            f'<td class="num">{row.relevance:+.3g}</td>'
-            f"<td>{_bar(float(row.relevance), scale, SENSITISING_COLOUR, RESISTANCE_COLOUR)}</td>"
-            f"<td>{expression_level(row.expression_z)}</td></tr>"
+            f"<tr><td><b>{_gene_name(row)}</b></td>"
+            f"<td>{'resistance' if relevance > 0 else 'sensitising'}</td>"
+            f'<td class="num">{relevance:+.3g}</td><td>{_bar(relevance, scale)}</td>'
+            f"<td>{expression_level(row['expression_z'])}</td></tr>"
         )
     if not rows:
         return '<p class="small">No gene carried relevance for this drug.</p>'
     head = (
-        "<tr><th>Gene</th><th>Pushes towards</th><th>Relevance</th><th></th><th>Expression in "
-        "sample</th></tr>"
+        '<thead><tr><th>Gene</th><th>Pushes towards</th><th class="num">Relevance</th><th></th>'
+        "<th>Expression in sample</th></tr></thead>"
     )
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f"<table>{head}<tbody>{''.join(rows)}</tbody></table>"
+
+
+def _key_genes(explanations: pd.DataFrame, drug_keys: list[str], names: Mapping[str, str]) -> str:
+    """Page 1: the strongest sensitising and resistance genes of the first explained drugs."""
+    if not drug_keys:
+        return '<p class="small">No drugs were selected for explanation.</p>'
+    rows = []
+    for key in drug_keys[:SUMMARY_GENE_DRUGS]:
+        frame = explanations[explanations["drug_key"] == key].sort_values("relevance")
+        sensitising = frame[frame["relevance"] < 0].head(KEY_GENES)
+        resistance = frame[frame["relevance"] > 0].tail(KEY_GENES).iloc[::-1]
+        label = names.get(key, drug_label(frame["drug_name"].iloc[0], frame["screen"].iloc[0]))
+
+        def genes(part: pd.DataFrame) -> str:
+            return ", ".join(_gene_name(r) for _, r in part.iterrows()) or MISSING
+
+        rows.append(
+            f"<tr><td><b>{_e(label)}</b></td><td>{genes(sensitising)}</td><td>{genes(resistance)}</td></tr>"
+        )
+    more = len(drug_keys) - SUMMARY_GENE_DRUGS
+    return (
+        '<table class="keygenes"><thead><tr><th>Drug</th><th>Top sensitising genes</th>'
+        f"<th>Top resistance genes</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        + (f'<p class="small">{more} more explained drug(s) in the details.</p>' if more > 0 else "")
+    )
 
 
 def _cv_summary(validation: Mapping | None) -> str:
+    """Plain text (escaped once by the caller)."""
     summary = ((validation or {}).get("cross_validation") or {}).get("summary") or {}
     overall = summary.get("all")
     if not isinstance(overall, Mapping):
         return "Cross-validation figures are not available in this model bundle."
     parts = [f"mean per-drug ρ {_number(overall.get('mean_rho'), 3, signed=False)}"]
     if "n_rho_gt_0.2" in overall:
-        parts.append(f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')} drugs with ρ &gt; 0.2")
+        parts.append(f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2")
     return "5-fold cell-line cross-validation: " + ", ".join(parts) + "."
 
 
-def _figures_html(
-    rows: pd.DataFrame,
-    explanations: pd.DataFrame,
-    drugs: list[str],
-    per_side: int,
-    measured: Mapping | None,
-    names: Mapping[str, str],
-) -> tuple[str, dict[str, str]]:
-    """Inline plotly figures: the first carries plotly.js itself, so the file works offline."""
-    from neurix_core.report.figures import gene_bars, prediction_bars
+def _first_value(rows: pd.DataFrame, column: str) -> object:
+    if column not in rows.columns:
+        return None
+    values = rows[column].dropna()
+    return values.iloc[0] if len(values) else None
 
-    measured_series = pd.Series(dict(measured)) if measured else None
-    bars = prediction_bars(rows, measured_series, labels=names).to_html(
-        full_html=False, include_plotlyjs="inline"
-    )
-    per_drug = {}
-    for key in drugs:
-        frame = explanations[explanations["drug_key"] == key]
-        if len(frame):
-            per_drug[key] = gene_bars(frame, per_side, show_expression=False).to_html(
-                full_html=False, include_plotlyjs=False
-            )
-    return bars, per_drug
+
+def _domain_status(rows: pd.DataFrame) -> tuple[str, bool] | None:
+    """(status text, outside?) from the applicability-domain columns, None when the bundle has none."""
+    flag = _first_value(rows, "in_domain")
+    if flag is None:
+        return None
+    inside = str(flag).strip().lower() in {"true", "1", "yes"}
+    distance = _finite(_first_value(rows, "domain_distance"))
+    detail = f" (distance to the training cell lines {distance:.2f})" if distance is not None else ""
+    if inside:
+        return f"inside the training domain{detail}", False
+    return f"OUTSIDE the training domain{detail}: predictions for this sample are extrapolations", True
+
+
+def _quality_items(data_quality: Mapping | None) -> list[tuple[str, str]]:
+    """A per-sample data-quality record as (label, value) pairs; nested values are flattened to text."""
+    items = []
+    for key, value in (data_quality or {}).items():
+        if isinstance(value, list | tuple | set):
+            value = ", ".join(map(str, value)) or MISSING
+        elif isinstance(value, float):
+            value = f"{value:.3g}"
+        label = str(key)
+        items.append((label.replace("_", " ").capitalize() if label.islower() else label, str(value)))
+    return items
+
+
+def _facts_table(items: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>" for label, value in items)
+    return f'<table class="facts"><tbody>{body}</tbody></table>'
 
 
 COMPOUND_NOTE = (
     " One row per compound: where GDSC screened a compound more than once, the row is its screen entry chosen "
     "by the reliability-weighted median of the entries' predictions."
 )
-
-
-def _quality_table(quality: pd.DataFrame, sample: str) -> str:
-    """Data quality of the sample: model genes measured, absent and missing (imputed), status."""
-    rows = quality[quality["sample"].astype(str) == str(sample)]
-    if rows.empty:
-        return ""
-    row = rows.iloc[0]
-    status = {"ok": "ok", "warning": "more than 5% imputed", "refused": "refused"}.get(
-        row["status"], row["status"]
-    )
-    return (
-        "<h3>Data quality</h3><table>"
-        f"<tr><th>Model genes measured</th><td>{int(row['genes_measured']):,} of {int(row['model_genes']):,}</td></tr>"
-        f"<tr><th>Imputed (training mean)</th><td>{int(row['imputed']):,} ({row['imputed_fraction']:.1%}): "
-        f"{int(row['genes_absent']):,} not in the file, {int(row['values_missing']):,} empty or NA</td></tr>"
-        f"<tr><th>Status</th><td>{_e(status)}</td></tr></table>"
-    )
-
-
 PLATFORM_FLAG_TEXT = (
     "The upload's platform differs from the training platform and was scaled with the training platform's "
     "statistics: per-gene platform offsets remain, so treat these predictions with extra care."
 )
-
-
-def _platform_summary(rows: pd.DataFrame) -> dict[str, str]:
-    """Platform and scaling from the prediction columns, so every report states them whoever built it."""
-    if rows.empty or "scaling" not in rows:
-        return {}
-    first = rows.iloc[0]
-    return {
-        "Platform": str(first["platform"]),
-        "Scaling": f"{first['scaling']} – benchmark mean per-drug ρ {float(first['scaling_benchmark_rho']):.3f} "
-        "on this path (benchmarks/platform_transfer.py)",
-    }
 
 
 def build_report(
@@ -277,20 +393,31 @@ def build_report(
     genes_per_drug: int = 10,
     generated: dt.datetime | None = None,
     interactive: bool = False,
-    data_quality: pd.DataFrame | None = None,
-    model_text: str = "",
+    case: CaseDetails | None = None,
+    coverage: float | None = None,
+    data_quality: Mapping | None = None,
+    drugs: pd.DataFrame | None = None,
+    paper: str = "a4",
 ) -> str:
-    """The report as one HTML string.
+    """The report as one HTML string (``neurix_core.report.pdf.render_pdf`` turns it into a PDF).
 
-    ``predictions``: ``Neurix.predict`` rows (only ``sample``'s are used). ``explanations``:
-    ``Neurix.explain`` rows of the drugs to detail, any number of genes per drug; only gene, relevance,
-    direction, target flag and a coarse expression label are written. ``fingerprint``: sha256 of the uploaded
-    bytes. ``input_summary``: what was detected (value scale, ids, genes recognised, coverage). ``measured``:
-    drug_key → measured response (example cell lines only).
+    ``predictions``: ``Neurix.predict`` rows (only ``sample``'s are used). ``explanations``: ``Neurix.explain``
+    rows of the drugs to detail, any number of genes per drug; only gene, relevance, direction, target flag and a
+    coarse expression label are written. ``fingerprint``: sha256 of the uploaded bytes. ``input_summary``: what
+    was detected (value scale, ids, genes recognised). ``measured``: drug_key → measured response (example cell
+    lines only). ``case``: specimen, tumour type, requester and date entered by the user. ``coverage``: share of
+    the model's genes the sample measured (the rest are filled with the training mean). ``data_quality``: the
+    sample's data-quality record where the caller has one. ``drugs``: the bundle's drug table, for per-drug
+    figures kept there (hit rate). ``paper``: "a4" or "letter".
     """
+    page_size = PAPER_SIZES.get(paper.lower())
+    if page_size is None:
+        raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}")
     generated = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    case = case or CaseDetails(date=generated.date())
     manifest = manifest or {}
     sample_rows = predictions[predictions["sample"].astype(str) == str(sample)].sort_values("rank")
+    sample_rows = _with_drug_columns(sample_rows, drugs)
     names = drug_labels(sample_rows)
     by_key = sample_rows.set_index("drug_key")
     rows = sample_rows.head(max(1, top_n))
@@ -298,36 +425,64 @@ def build_report(
         explanations[explanations["sample"].astype(str) == str(sample)] if len(explanations) else explanations
     )
     drug_keys = list(dict.fromkeys(explanations["drug_key"])) if len(explanations) else []
-    quality_html = _quality_table(data_quality, sample) if data_quality is not None else ""
-    bars_html, gene_figures = (
+    interactive_bars, gene_figures = (
         _figures_html(rows, explanations, drug_keys, genes_per_drug, measured, names)
         if interactive
         else ("", {})
     )
+    version = str(manifest.get("model_version", "unknown"))
+    screens = ", ".join(map(str, manifest.get("screens", []))) or MISSING
 
-    input_summary = {**_platform_summary(sample_rows), **(input_summary or {})}
-    summary_items = "".join(
-        f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>" for label, value in input_summary.items()
+    # --- page 1 -----------------------------------------------------------------------------------------------
+    case_rows = (
+        ("Sample", f'<b class="run-sample">{_e(sample)}</b>'
+         + (f'<br><span class="small">{_e(sample_description)}</span>' if sample_description else ""),
+         "Specimen", _e(case.specimen or MISSING)),
+        ("Tumour type", _e(case.tumour_type or MISSING), "Requested by", _e(case.requester or MISSING)),
+        ("Date", _e(case.date.isoformat()), "Model", f'<b class="run-model">{_e(version)}</b>'),
+    )  # fmt: skip
+    case_table = "".join(
+        f"<tr><th>{a}</th><td>{b}</td><th>{c}</th><td>{d}</td></tr>" for a, b, c, d in case_rows
     )
-    platform_warning = (
-        f'<p class="disclaimer">{_e(input_summary.get("Platform warning", PLATFORM_FLAG_TEXT))}</p>'
-        if "platform_flag" in sample_rows and sample_rows["platform_flag"].astype(bool).any()
-        else ""
+    domain = _domain_status(sample_rows)
+    platform = _first_value(sample_rows, "platform")
+    scaling = _first_value(sample_rows, "scaling")
+    filled = (
+        f"{coverage:.0%} of the model's genes measured; the other {1 - coverage:.0%} were filled with the "
+        "training mean (this weakens the signal)"
+        if coverage is not None and coverage < 1
+        else (f"{coverage:.0%} of the model's genes measured" if coverage is not None else None)
     )
+    facts = [
+        ("Training data", f"{TRAINING_PLATFORM} Screens: {screens}."),
+        *([("Input platform", _text(platform))] if platform is not None else []),
+        *([("Scaling of this input", _text(scaling))] if scaling is not None else []),
+        *([("Gene coverage", filled)] if filled else []),
+        *_quality_items(data_quality),
+        *([("Applicability domain", domain[0])] if domain else []),
+    ]
+    summary_rows = rows.head(SUMMARY_DRUGS)
+    outside = (
+        f'<p class="alert">This sample is {_e(domain[0])}.</p>' if domain is not None and domain[1] else ""
+    )
+    if "platform_flag" in sample_rows and sample_rows["platform_flag"].astype(bool).any():
+        outside += f'<p class="alert">{_e(PLATFORM_FLAG_TEXT)}</p>'
+
+    # --- details ----------------------------------------------------------------------------------------------
     drug_sections = []
     for key in drug_keys:
         frame = explanations[explanations["drug_key"] == key]
         first = frame.iloc[0]
         info = by_key.loc[key] if key in by_key.index else None
         tier = reliability(info["cv_rho"] if info is not None else None)
-        rank = f"rank {int(info['rank'])}, " if info is not None else ""
+        rank = f"rank {int(info['rank'])} · " if info is not None else ""
         z = _number(info["z_log_auc"] if info is not None else first.get("prediction"))
         chosen = _top_genes(frame, genes_per_drug)
         targets_found = sorted(set(chosen.loc[chosen["is_target"].astype(bool), "gene"].astype(str)))
         label = names.get(key, drug_label(first["drug_name"], first.get("screen", "")))
         drug_sections.append(
-            f"<h3>{_e(label)}</h3>"
-            f'<p class="meta">{_e(first.get("drug_class", ""))} · targets: {_e(first.get("targets", ""))} · '
+            f'<section class="drug"><h3>{_e(label)}</h3>'
+            f'<p class="meta">{_e(_text(first.get("drug_class")))} · targets: {_e(_text(first.get("targets")))} · '
             f"{rank}predicted z log AUC {z} · "
             f'<span class="tier" style="color:{tier.colour}">reliability {tier.symbol} {_e(tier.tier)}</span>'
             + (
@@ -338,48 +493,58 @@ def build_report(
             + "</p>"
             + _genes_table(chosen)
             + gene_figures.get(key, "")
+            + "</section>"
         )
     citations = "".join(
         f'<li><b>{_e(c.key)}</b>: {_e(c.text)} <a href="{_e(c.url)}">doi:{_e(c.doi)}</a></li>'
         for c in CITATIONS
     )
     non_claims = "".join(f"<li>{_e(text)}</li>" for text in NON_CLAIMS)
-    screens = ", ".join(map(str, manifest.get("screens", []))) or "n/a"
+    summary_items = [(str(k), str(v)) for k, v in (input_summary or {}).items()]
     title = f"Neurix report · {sample}"
+    css = CSS.replace("__PAGE__", page_size)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="Neurix {_e(__version__)}"><title>{_e(title)}</title>
-<style>{CSS}</style></head>
+<style>{css}</style></head>
 <body>
+<section class="summary">
 <h1>Neurix drug-response report</h1>
-<p class="meta">Sample <b>{_e(sample)}</b>{(" · " + _e(sample_description)) if sample_description else ""}<br>
-Generated {_e(generated.isoformat())} · model version <b>{_e(manifest.get("model_version", "unknown"))}</b>
-(created {_e(manifest.get("created", "n/a"))}, screens {_e(screens)}) · Neurix {_e(__version__)}</p>
+<p class="meta">Generated {_e(generated.isoformat())} · Neurix {_e(__version__)} · model {_e(version)}
+(created {_e(manifest.get("created", MISSING))})</p>
+<table class="case"><tbody>{case_table}</tbody></table>
 <p class="disclaimer">{_e(DISCLAIMER)}</p>
+{outside}
+<h2>Top {len(summary_rows)} predicted drugs</h2>
+{_predictions_table(summary_rows, measured, names, compact=True)}
+<p class="small">{_e(SIGN_CONVENTION.split(" Gene relevance")[0])}{_e(COMPOUND_NOTE if "n_entries" in rows else "")}
+Reliability: {_e(_cv_summary(validation))}</p>
+<h2>Key genes</h2>
+{_key_genes(explanations, drug_keys, names)}
+<h2>Input, data quality and domain</h2>
+{_facts_table(facts)}
+</section>
 
-<h2>Input</h2>
-<table><tr><th>Input fingerprint
-(sha256)</th><td><code>{_e(fingerprint)}</code></td></tr>{summary_items}</table>
-<p class="small">The fingerprint identifies the uploaded file without containing it: recompute it with
-<code>sha256sum FILE</code>. This report contains no expression values from the input.</p>
-{quality_html}
-{platform_warning}
+<section class="details">
+<h2>Top {len(rows)} predicted drugs: details</h2>
+{_predictions_table(rows, measured, names, compact=False)}
+<p class="small">{_e(RELIABILITY_EXPLANATION)} {_e(_cv_summary(validation))}</p>
+{interactive_bars or _predictions_chart(rows, names)}
 
-<h2>Top {len(rows)} predicted drugs</h2>
-{_domain_paragraph(rows)}
-<p class="small">{_e(SIGN_CONVENTION.split(" Gene relevance")[0])}{_e(COMPOUND_NOTE if "n_entries" in rows else "")}</p>
-{_predictions_table(rows, measured, names)}
-<p class="small">{_e(HIT_RATE_EXPLANATION)} {_e(RELIABILITY_EXPLANATION)} {_e(_cv_summary(validation))}</p>
-{bars_html}
-
-<h2 class="pagebreak">Genes behind the predictions</h2>
+<div class="keep"><h2>Genes behind the predictions</h2>
 <p class="small">{_e(SIGN_CONVENTION)} {TARGET_MARK} marks an annotated target of the drug.
 Expression is shown relative to the sample's own genes: high (z ≥ 1), low (z ≤ −1), otherwise average.</p>
-{"".join(drug_sections) if drug_sections else '<p class="small">No drugs were selected for explanation.</p>'}
+{drug_sections[0] if drug_sections else '<p class="small">No drugs were selected for explanation.</p>'}</div>
+{"".join(drug_sections[1:])}
 
-<h2>Model and training data</h2>
-<p class="small">{_e(model_text.replace("**", ""))} {_e(PLATFORM_CAVEAT)}</p>
+<h2>Input</h2>
+{_facts_table([("Input fingerprint (sha256)", fingerprint), *summary_items])}
+<p class="small">The fingerprint identifies the uploaded file without containing it: recompute it with
+<code>sha256sum FILE</code>. This report contains no expression values from the input.</p>
+
+<h2>Methods</h2>
+{"".join(f"<p>{_e(paragraph)}</p>" for paragraph in METHODS)}
 
 <h2>Limitations</h2>
 <ul>{non_claims}</ul>
@@ -387,5 +552,31 @@ Expression is shown relative to the sample's own genes: high (z ≥ 1), low (z �
 <h2>Data and method citations</h2>
 <ul>{citations}</ul>
 <p class="disclaimer">{_e(DISCLAIMER)}</p>
+</section>
 </body></html>
 """
+
+
+def _figures_html(
+    rows: pd.DataFrame,
+    explanations: pd.DataFrame,
+    drugs: list[str],
+    per_side: int,
+    measured: Mapping | None,
+    names: Mapping[str, str],
+) -> tuple[str, dict[str, str]]:
+    """Inline plotly figures (HTML download only): the first carries plotly.js itself, so the file works offline."""
+    from neurix_core.report.figures import gene_bars, prediction_bars
+
+    measured_series = pd.Series(dict(measured)) if measured else None
+    bars = prediction_bars(rows, measured_series, labels=names).to_html(
+        full_html=False, include_plotlyjs="inline"
+    )
+    per_drug = {}
+    for key in drugs:
+        frame = explanations[explanations["drug_key"] == key]
+        if len(frame):
+            per_drug[key] = gene_bars(frame, per_side, show_expression=False).to_html(
+                full_html=False, include_plotlyjs=False
+            )
+    return bars, per_drug

@@ -66,6 +66,27 @@ SIGN_CONVENTION = (
     "gene can sensitise in one tumour and confer resistance in another."
 )
 
+TRAINING_PLATFORM = (
+    "Trained on cancer cell lines of the GDSC drug screens with their basal gene expression measured by "
+    "microarray (probably Affymetrix) and z-scored within each cell line across 5,778 genes; RNA-seq uploads "
+    "are a different platform, so treat absolute predictions with care."
+)
+
+METHODS = (
+    "Model: a two-tower interaction network as in NeurixAI. A drug tower maps each drug (Morgan fingerprint "
+    "from its structure and a learnt identity embedding) to a latent vector f(d), an expression tower maps the "
+    "scaled expression profile to g(x), and the prediction is the mean of f(d)·g(x) over the latent "
+    "dimensions, on the per-drug z-scored log AUC of the training screens.",
+    "Input scaling: the profile is converted to log2(TPM+1) where needed, restricted to the model's genes "
+    "(missing genes are filled with the training mean), z-scored within the sample, then standardised per "
+    "gene with the mean and standard deviation of the training cell lines.",
+    "Validation: 5-fold cross-validation over cell lines the model never saw; each drug's reliability is "
+    "the Spearman ρ between predicted and measured response of the held-out lines, compared with a per-drug "
+    "ridge-regression baseline on the same folds.",
+    "Explanation: layer-wise relevance propagation (LRP-γ, zennit) through the expression tower splits each "
+    "prediction over the genes; annotated drug targets are flagged.",
+)
+
 HIGH_RHO = 0.3
 MODERATE_RHO = 0.2
 
