@@ -31,6 +31,7 @@ import torch
 from neurix_core import __version__
 from neurix_core.errors import BundleError
 from neurix_core.features.scaling import GeneScaler
+from neurix_core.io.gene_ids import repair_symbols
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
 from neurix_core.train.fit import FittedModel, TargetScaler
 
@@ -220,7 +221,8 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
         model.load_state_dict(state)
         model.eval()
         arrays = np.load(directory / "arrays.npz", allow_pickle=False)
-        genes = (directory / "genes.txt").read_text(encoding="utf-8").split()
+        # bundles trained before the symbol repair carry R-mangled names (HLA.A): serve HGNC spellings
+        genes = repair_symbols((directory / "genes.txt").read_text(encoding="utf-8").split())
         drugs = pd.read_csv(directory / "drugs.csv", dtype={"drug_id": str}, keep_default_na=False)
         for column in NUMERIC_DRUG_COLUMNS:
             if column in drugs.columns:
@@ -228,6 +230,8 @@ def load_bundle(directory: str | Path | None = None) -> ModelBundle:
         validation = json.loads((directory / "validation.json").read_text(encoding="utf-8"))
         listed = set(manifest["files"])  # optional files are used only when their checksum was verified
         examples = pd.read_parquet(directory / "examples.parquet").T if "examples.parquet" in listed else None
+        if examples is not None:
+            examples.columns = repair_symbols([str(c) for c in examples.columns])
         drug_map = pd.read_csv(directory / "drug_map.csv") if "drug_map.csv" in listed else None
         example_responses = (
             pd.read_csv(directory / "example_responses.csv", keep_default_na=False, na_values=[""])
