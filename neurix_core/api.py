@@ -18,10 +18,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurix_core.data.drugs import normalise_name, target_genes
+from neurix_core.data.drugs import normalise_name
 from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.explain.cohort import cohort_relevance
+from neurix_core.explain.discovery import ARRAYS_FILE, PARQUET_FILE, Discovery, annotate
 from neurix_core.explain.lrp import InteractionLRP
+from neurix_core.explain.readable import common_pattern, contrast, missing_targets_message, target_coverage
+from neurix_core.explain.stability import (
+    MEMBERS_FILE,
+    Member,
+    load_members,
+    member_relevance,
+    stability,
+    stability_mark,
+)
 from neurix_core.io.profile import ParsedProfile, ProfileLimits, parse_profile
 from neurix_core.model.bundle import ModelBundle, load_bundle
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, prediction_table, prepare_input
@@ -40,6 +50,8 @@ class Neurix:
         self.bundle = bundle
         self.min_coverage = min_coverage
         self._explainer: InteractionLRP | None = None
+        self._members: list[Member] | None = None
+        self._discovery: Discovery | None | bool = False  # False: not read yet; None: the bundle has none
         self._lock = threading.Lock()
 
     @classmethod
@@ -85,6 +97,26 @@ class Neurix:
             if self._explainer is None:
                 self._explainer = InteractionLRP(self.bundle.model)
             return self._explainer
+
+    @property
+    def members(self) -> list[Member]:
+        """CV fold models shipped for explanation stability (empty for bundles without ``members.pt``)."""
+        with self._lock:
+            if self._members is None:
+                data = self.bundle.read_optional(MEMBERS_FILE)
+                self._members = [] if data is None else load_members(data, self.bundle.model.config)
+            return self._members
+
+    @property
+    def discovery(self) -> Discovery | None:
+        """The bundle's discovery artefact (None for bundles trained before it existed)."""
+        with self._lock:
+            if self._discovery is False:
+                parquet, arrays = (self.bundle.read_optional(n) for n in (PARQUET_FILE, ARRAYS_FILE))
+                self._discovery = (
+                    None if parquet is None or arrays is None else Discovery.load(parquet, arrays)
+                )
+            return self._discovery  # type: ignore[return-value]
 
     def drug_indices(self, drugs: Sequence[str] | None) -> list[int]:
         """Indices of drugs given by key ('GDSC2:1003'), id or name (case-insensitive); all drugs when None."""
@@ -154,12 +186,46 @@ class Neurix:
             .reindex(pd.MultiIndex.from_arrays([frame["sample"], frame["gene"]]))
             .to_numpy()
         )
+        present = {t: set(target_coverage(t, self.bundle.genes)[0]) for t in frame["targets"].unique()}
         frame["is_target"] = [
-            gene.upper() in target_genes(targets)
-            for gene, targets in zip(frame["gene"], frame["targets"], strict=True)
+            gene in present[targets] for gene, targets in zip(frame["gene"], frame["targets"], strict=True)
         ]
         frame["direction"] = np.where(frame["relevance"] > 0, "resistance", "sensitising")
+        frame["bias_share"] = frame["prediction"] - frame["relevance_sum"]
+        frame = self._add_stability(frame, model_input, rows, indices)
         return frame.drop(columns=["drug_index"], errors="ignore")
+
+    def _add_stability(
+        self, frame: pd.DataFrame, model_input: ModelInput, rows: list[int], indices: list[int]
+    ):
+        """Per row: in how many shipped fold models the gene is a top-20 gene with the same sign, and a mark;
+        per (sample, drug): rank correlation and top-20 overlap with them. 'n/a' without members."""
+        members = self.members
+        if not members:
+            frame["stability"] = "n/a (no fold models in this bundle)"
+            frame["agreeing_models"] = np.nan
+            frame["rank_correlation"] = np.nan
+            frame["top20_overlap"] = np.nan
+            return frame
+        gene_position = self.bundle.gene_index()
+        drug_position = {k: j for j, k in enumerate(self.bundle.drugs["drug_key"].iloc[indices])}
+        parts = []
+        for r in rows:
+            sample = model_input.samples[r]
+            part = frame[frame["sample"] == sample]
+            reference = self.explainer.relevance(model_input.scaled[r : r + 1], indices)[0].numpy()
+            stats = stability(reference, member_relevance(members, model_input.zscored[r], indices))
+            d = part["drug_key"].map(drug_position).to_numpy()
+            g = part["gene"].map(gene_position).to_numpy()
+            agreeing = stats["agreeing"][d, g]
+            part = part.assign(
+                agreeing_models=agreeing,
+                stability=[stability_mark(int(a), len(members)) for a in agreeing],
+                rank_correlation=stats["rank_correlation"][d],
+                top20_overlap=stats["top_overlap"][d],
+            )
+            parts.append(part)
+        return pd.concat(parts).loc[frame.index]
 
     def relevance_matrix(self, profile: ProfileLike, sample: str, drugs: Sequence[str]) -> pd.DataFrame:
         """genes × drugs relevance for one sample (all genes), for heatmaps."""
@@ -170,6 +236,70 @@ class Neurix:
         return pd.DataFrame(
             relevance.T, index=self.bundle.genes, columns=self.bundle.drugs["drug_key"].iloc[indices]
         )
+
+    def overview(self, profile: ProfileLike, sample: str, drugs: Sequence[str]) -> dict:
+        """What the selected drugs' explanations for one sample share and what sets each apart.
+
+        Returns ``matrix`` (genes × drug keys relevance), ``common`` (genes in the top 20 of at least half of the
+        drugs, shown once) with ``overlap`` (mean pairwise Jaccard of top-20 sets), ``contrast`` (each drug minus
+        the mean of the others) and ``missing_targets`` (one sentence, or None)."""
+        matrix = self.relevance_matrix(profile, sample, drugs)
+        common, overlap = common_pattern(matrix)
+        keys = list(matrix.columns)
+        info = self.bundle.drugs.set_index("drug_key").loc[keys]
+        return {
+            "matrix": matrix,
+            "common": common,
+            "overlap": overlap,
+            "contrast": contrast(matrix),
+            "missing_targets": missing_targets_message(info.reset_index(), self.bundle.genes),
+        }
+
+    def discover(self, drug: str, top: int | None = 50) -> pd.DataFrame:
+        """Genes that most consistently drive the drug's predictions on held-out cell lines (CV fold models),
+        with direction, known/novel marks and sources; one block per matching drug key."""
+        discovery = self.discovery
+        if discovery is None:
+            raise NeurixError(
+                "this bundle has no discovery view (it was trained before discovery existed); retrain it with "
+                "`neurix train` to compute it"
+            )
+        table = self.bundle.drugs
+        frames = []
+        for index in self.drug_indices([drug]):
+            row = table.iloc[index]
+            genes = discovery.genes[discovery.genes["drug_key"] == row["drug_key"]].sort_values(
+                "discovery_rank"
+            )
+            if top is not None:
+                genes = genes.head(int(top))
+            genes = annotate(genes, row)
+            genes.insert(1, "drug_name", row["drug_name"])
+            frames.append(genes)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def discovery_points(self, drug_key: str, gene: str) -> pd.DataFrame:
+        """Per held-out cell line (fixed random subsample): expression z and the gene's relevance for the drug,
+        for the relevance-vs-expression plot; empty when the gene is not among the drug's plotted top genes."""
+        discovery = self.discovery
+        if discovery is None:
+            raise NeurixError("this bundle has no discovery view; retrain it with `neurix train`")
+        keys = discovery.drugs["drug_key"].tolist()
+        if drug_key not in keys:
+            raise NeurixError(f"unknown drug key {drug_key!r}")
+        d = keys.index(drug_key)
+        slots = list(discovery.plot_genes[d])
+        if gene not in slots:
+            return pd.DataFrame(columns=["cell_line", "expression_z", "relevance"])
+        relevance = discovery.plot_relevance[d, slots.index(gene)].astype(np.float64)
+        points = pd.DataFrame(
+            {
+                "cell_line": discovery.plot_expression.index,
+                "expression_z": discovery.plot_expression[gene].to_numpy(dtype=np.float64),
+                "relevance": relevance,
+            }
+        )
+        return points[np.isfinite(points["relevance"])].reset_index(drop=True)
 
     def cohort(self, expression: pd.DataFrame, drug: str, top: int | None = 50) -> pd.DataFrame:
         """Genes with the largest mean relevance for one drug across many profiles (rows of ``expression``)."""

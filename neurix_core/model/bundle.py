@@ -11,6 +11,10 @@ A bundle is a directory::
     examples.parquet  held-out cell-line profiles (within-sample z over the model genes; optional)
     example_responses.csv  their measured responses, as z-scored log AUC on the model's scale (optional)
     drug_map.csv      2-D UMAP of the drug tower's latent vectors (optional)
+    discovery.parquet, discovery.npz   per-drug genes from the CV fold models on held-out lines (optional;
+                      neurix_core/explain/discovery.py)
+    members.pt        a few CV fold models' expression towers (fp16) for explanation stability (optional;
+                      neurix_core/explain/stability.py)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import io
 import json
 import os
 import platform
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +43,14 @@ from neurix_core.train.fit import FittedModel, TargetScaler
 BUNDLE_FORMAT = "neurix-bundle"
 BUNDLE_FORMAT_VERSION = 1
 REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
-OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv")
+OPTIONAL_FILES = (
+    "examples.parquet",
+    "example_responses.csv",
+    "drug_map.csv",
+    "discovery.parquet",
+    "discovery.npz",
+    "members.pt",
+)
 NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 
@@ -65,6 +77,19 @@ class ModelBundle:
     @property
     def version(self) -> str:
         return str(self.manifest.get("model_version", "unknown"))
+
+    def read_optional(self, name: str) -> bytes | None:
+        """The bytes of an optional bundle file, or None when this bundle has none; re-verified against the
+        manifest's sha256 because it is read after loading."""
+        expected = self.manifest.get("files", {}).get(name)
+        if expected is None or self.path is None:
+            return None
+        data = (self.path / name).read_bytes()
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise BundleError(
+                f"{self.path}: {name} does not match its recorded checksum; the bundle was modified"
+            )
+        return data
 
     def gene_index(self) -> dict[str, int]:
         if not self._gene_index:
@@ -104,8 +129,11 @@ def save_bundle(
     example_responses: pd.DataFrame | None = None,
     drug_map: pd.DataFrame | None = None,
     extra_manifest: dict | None = None,
+    writers: Sequence[Callable[[Path], object]] = (),
 ) -> Path:
-    """Write a bundle; the manifest is written last and records the sha256 of every file."""
+    """Write a bundle; the manifest is written last and records the sha256 of every file.
+
+    ``writers`` write optional training-time artefacts (e.g. discovery) into the directory before the manifest."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.iterdir():
@@ -130,6 +158,8 @@ def save_bundle(
         example_responses.to_csv(directory / "example_responses.csv", index=False)
     if drug_map is not None:
         drug_map.to_csv(directory / "drug_map.csv", index=False)
+    for write in writers:
+        write(directory)
     files = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != "manifest.json")
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     manifest = {

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.data.dataset import ResponseData, build_dataset
+from neurix_core.explain.artifacts import explanation_artifacts
 from neurix_core.model.bundle import save_bundle
 from neurix_core.model.towers import TrainingConfig
 from neurix_core.repurpose.drug_map import compute_drug_map
@@ -79,11 +80,13 @@ def run_validation(
     baseline: bool,
     external: bool,
     log: Log = print,
+    keep: dict | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Cell-line CV of the model (and optionally ridge on the same folds, and GDSC↔PRISM external validation).
 
     Returns the model-card dictionary and the drug table with per-drug ``cv_rho`` (and ``ridge_rho``).
-    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set.
+    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set. ``keep`` (optional) receives the CV's
+    ``folds`` and fold ``models`` (for discovery and explanation stability).
     """
     validation: dict = {
         "screens": sorted(set(data.drugs["screen"])),
@@ -94,9 +97,10 @@ def run_validation(
     drugs["n_cell_lines"] = np.isfinite(data.log_auc).sum(axis=0)
     drugs["cv_rho"] = np.nan
     if cv_folds >= 2:
+        fold_models: list = []
         result = cross_validate(
             data,
-            interaction_predictor(training, architecture),
+            interaction_predictor(training, architecture, keep_models=fold_models),
             n_folds=cv_folds,
             on_fold=lambda fold, seconds: log(
                 f"cross-validation fold {fold + 1}/{cv_folds} done ({seconds:.0f} s)"
@@ -108,6 +112,8 @@ def run_validation(
             "summary": result.summary,
         }
         drugs["cv_rho"] = result.per_drug["rho"].to_numpy()
+        if keep is not None:
+            keep.update(folds=result.folds, models=fold_models)
         log(
             f"cross-validation: mean per-drug ρ {result.summary['all']['mean_rho']:.3f}, "
             f"{result.summary['all']['n_rho_gt_0.2']} of {result.summary['all']['n_drugs']} drugs with ρ > 0.2"
@@ -166,9 +172,13 @@ def train_bundle(
     is_example = np.isin(data.cell_lines, examples)
     model_data = data.select(cells=~is_example)
     fingerprints = drug_fingerprints(model_data)
+    cv_keep: dict = {}
     validation, drugs = run_validation(
-        model_data, full, cv_folds, training, architecture, baseline, external, log
+        model_data, full, cv_folds, training, architecture, baseline, external, log, keep=cv_keep
     )
+    writers, biology = explanation_artifacts(model_data, cv_keep, drugs, log)
+    if biology is not None:
+        validation["biology_check"] = biology
     log("fitting the final model on all non-example cell lines")
     fitted = fit(model_data, training, architecture, fingerprints=fingerprints, progress=progress)
     profiles, responses = example_tables(data, examples, fitted)
@@ -186,4 +196,5 @@ def train_bundle(
         example_responses=responses,
         drug_map=drug_map,
         extra_manifest={"example_cell_lines": examples},
+        writers=writers,
     )
