@@ -23,7 +23,7 @@ from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.explain.cohort import cohort_relevance
 from neurix_core.explain.discovery import ARRAYS_FILE, PARQUET_FILE, Discovery, annotate
 from neurix_core.explain.lrp import InteractionLRP
-from neurix_core.explain.readable import common_pattern, contrast, missing_targets_message, target_coverage
+from neurix_core.explain.readable import explanation_overview, target_coverage
 from neurix_core.explain.stability import (
     MEMBERS_FILE,
     Member,
@@ -238,22 +238,10 @@ class Neurix:
         )
 
     def overview(self, profile: ProfileLike, sample: str, drugs: Sequence[str]) -> dict:
-        """What the selected drugs' explanations for one sample share and what sets each apart.
-
-        Returns ``matrix`` (genes × drug keys relevance), ``common`` (genes in the top 20 of at least half of the
-        drugs, shown once) with ``overlap`` (mean pairwise Jaccard of top-20 sets), ``contrast`` (each drug minus
-        the mean of the others) and ``missing_targets`` (one sentence, or None)."""
-        matrix = self.relevance_matrix(profile, sample, drugs)
-        common, overlap = common_pattern(matrix)
-        keys = list(matrix.columns)
-        info = self.bundle.drugs.set_index("drug_key").loc[keys]
-        return {
-            "matrix": matrix,
-            "common": common,
-            "overlap": overlap,
-            "contrast": contrast(matrix),
-            "missing_targets": missing_targets_message(info.reset_index(), self.bundle.genes),
-        }
+        """What the selected drugs' explanations for one sample share (shown once) and what sets each apart, with
+        the prediction budget and missing targets (see ``readable.explanation_overview``)."""
+        frame = self.explain(profile, drugs=drugs, top=None, samples=[sample])
+        return explanation_overview(frame, self.bundle.genes, self.bundle.drugs)
 
     def discover(self, drug: str, top: int | None = 50) -> pd.DataFrame:
         """Genes that most consistently drive the drug's predictions on held-out cell lines (CV fold models),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+import torch
 
 from neurix_core.data.dataset import ResponseData
 from neurix_core.model.towers import TrainingConfig
@@ -19,12 +21,14 @@ SMALL = {
     "drug_dropout": 0.0,
 }
 GENES = ["SLFN11", "EGFR", "ABCB1", "HLA-A", "KRTAP1-5"] + [f"GENE{i}" for i in range(35)]
-DRUGS = [("Cisplatin", "DNA crosslinker"), ("Erlotinib", "EGFR"), ("Paclitaxel", "Microtubule stabiliser")] + [
-    (f"Drug{i}", "MEK1, MEK2") for i in range(5)
-]
+DRUGS = [
+    ("Cisplatin", "DNA crosslinker"),
+    ("Erlotinib", "EGFR"),
+    ("Paclitaxel", "Microtubule stabiliser"),
+] + [(f"Drug{i}", "MEK1, MEK2") for i in range(5)]
 
 
-def planted_data(n_cells: int = 120, seed: int = 0) -> ResponseData:
+def planted_data(n_cells: int = 105, seed: int = 0) -> ResponseData:
     """SLFN11 drives Cisplatin (high → sensitive), EGFR Erlotinib, ABCB1 Paclitaxel (high → resistant)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n_cells, len(GENES))).astype(np.float32)
@@ -56,7 +60,9 @@ def planted_data(n_cells: int = 120, seed: int = 0) -> ResponseData:
     info = pd.DataFrame(
         {
             "cell_line_name": cells,
-            "lineage": [["Lung", "Skin", "Breast", "Bowel", "Blood", "CNS", "Liver"][i % 7] for i in range(n_cells)],
+            "lineage": [
+                ["Lung", "Skin", "Breast", "Bowel", "Blood", "CNS", "Liver"][i % 7] for i in range(n_cells)
+            ],
             "primary_disease": "",
         },
         index=cells,
@@ -64,16 +70,28 @@ def planted_data(n_cells: int = 120, seed: int = 0) -> ResponseData:
     return ResponseData(cells, list(GENES), x, drugs, y.astype(np.float32), info)
 
 
-def train_small_bundle(out: Path, monkeypatch) -> Path:
-    """Run ``train_bundle`` (CV 3 folds → discovery, members) on planted data; UMAP replaced by a stub map."""
+def train_small_bundle(out: Path) -> Path:
+    """Run ``train_bundle`` (3-fold CV → discovery, members) on planted data; UMAP replaced by a stub map.
+
+    One torch thread: on a busy shared machine, thread contention makes this tiny network ~7× slower."""
     from neurix_core.train import pipeline
 
     data = planted_data()
-    monkeypatch.setattr(pipeline, "build_dataset", lambda *_args, **_kw: data)
-    monkeypatch.setattr(
-        pipeline,
-        "compute_drug_map",
-        lambda _model, drugs: pd.DataFrame({"drug_key": drugs["drug_key"], "umap_x": 0.0, "umap_y": 0.0}),
-    )
-    training = TrainingConfig(epochs=60, batch_cell_lines=16, learning_rate=3e-3, weight_decay=0.0)
-    return pipeline.train_bundle("unused", out, cv_folds=3, training=training, architecture=SMALL, log=lambda m: None)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pipeline, "build_dataset", lambda *_args, **_kw: data)
+            patch.setattr(
+                pipeline,
+                "compute_drug_map",
+                lambda _model, drugs: pd.DataFrame(
+                    {"drug_key": drugs["drug_key"], "umap_x": 0.0, "umap_y": 0.0}
+                ),
+            )
+            training = TrainingConfig(epochs=50, batch_cell_lines=16, learning_rate=1e-2, weight_decay=0.0)
+            return pipeline.train_bundle(
+                "unused", out, cv_folds=3, training=training, architecture=SMALL, log=lambda _m: None
+            )
+    finally:
+        torch.set_num_threads(threads)

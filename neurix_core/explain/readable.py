@@ -118,3 +118,34 @@ def missing_targets_message(drugs: pd.DataFrame, model_genes: Sequence[str]) -> 
         f"Annotated targets that the model does not measure (not among its {len(model_genes):,} genes), so they "
         f"cannot appear in the explanation — {'; '.join(dict.fromkeys(parts))}."
     )
+
+
+def explanation_overview(frame: pd.DataFrame, model_genes: Sequence[str], drugs: pd.DataFrame) -> dict:
+    """From one sample's all-gene explanation rows (``Neurix.explain(..., top=None)``) to what the pages show:
+
+    ``matrix`` (genes × drug keys), ``common`` genes with ``overlap``, ``contrast`` (each drug minus the mean of
+    the other selected drugs), ``specific_share`` (per drug: Σ contrast, the part of its prediction that differs
+    from the others' mean), ``budget`` (per drug: prediction, gene sum, bias share) and ``missing_targets``."""
+    keys = list(dict.fromkeys(frame["drug_key"]))
+    matrix = frame.pivot_table(index="gene", columns="drug_key", values="relevance", aggfunc="first")[keys]
+    common, overlap = common_pattern(matrix)
+    difference = contrast(matrix)
+    first = frame.drop_duplicates("drug_key").set_index("drug_key").loc[keys]
+    budget = pd.DataFrame(
+        {
+            "prediction": first["prediction"],
+            "gene_sum": first["relevance_sum"],
+            "bias_share": first["prediction"] - first["relevance_sum"],
+        }
+    )
+    info = drugs.set_index("drug_key").loc[keys].reset_index()
+    return {
+        "matrix": matrix,
+        "common": common,
+        "overlap": overlap,
+        "show_common": len(keys) >= 2 and overlap >= COMMON_MIN_OVERLAP,
+        "contrast": difference,
+        "specific_share": difference.sum(axis=0),
+        "budget": budget,
+        "missing_targets": missing_targets_message(info, model_genes),
+    }

@@ -27,6 +27,11 @@ MEMBERS_FILE = "members.pt"
 N_MEMBERS = 3  # fold models shipped: ~6 MB each in float16
 TOP = 20  # "top genes" for overlap and per-gene marks
 STABLE, PARTLY, UNSTABLE = "stable", "partly stable", "model-specific"
+SYMBOLS = {STABLE: "●", PARTLY: "◐", UNSTABLE: "○"}  # shown after a gene's name
+LEGEND = (
+    "● stable: a top-20 gene with the same sign in every shipped fold model · ◐ in at least half of them · "
+    "○ specific to the served model (a weaker lead)"
+)
 
 
 class MemberModel(nn.Module):
