@@ -191,7 +191,6 @@ class Neurix:
             gene in present[targets] for gene, targets in zip(frame["gene"], frame["targets"], strict=True)
         ]
         frame["direction"] = np.where(frame["relevance"] > 0, "resistance", "sensitising")
-        frame["bias_share"] = frame["prediction"] - frame["relevance_sum"]
         frame = self._add_stability(frame, model_input, rows, indices)
         return frame.drop(columns=["drug_index"], errors="ignore")
 

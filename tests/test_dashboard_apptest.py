@@ -266,6 +266,17 @@ def test_explain_heatmap_and_per_drug_bars(with_example: AppTest) -> None:
     assert {key[-1] for key in cached} >= set(top5), "explanations are cached per drug in the session"
 
 
+def test_discover_page_shows_the_table_or_says_why_not(neurix: Neurix) -> None:
+    at = _page(_app(), "discover")
+    _clean(at)
+    if neurix.discovery is None:  # a bundle trained before discovery existed
+        assert "not available in this bundle" in _text(at) and "neurix train" in _text(at)
+        return
+    assert len(at.dataframe[0].value) == 30
+    assert len(at.get("plotly_chart")) == 1
+    assert "Consistency" in _text(at)
+
+
 # --- Drug map ----------------------------------------------------------------------------------------------
 
 

@@ -95,7 +95,7 @@ def test_shipped_bundle_explanations_state_missing_stability(neurix: Neurix) -> 
         assert frame["agreeing_models"].notna().all()
     else:
         assert frame["stability"].str.startswith("n/a").all()
-    assert {"prediction", "relevance_sum", "bias_share"} <= set(frame.columns)
+    assert {"prediction", "bias_share"} <= set(frame.columns)
 
 
 def test_overview_common_pattern_contrast_and_missing_targets(small: Neurix) -> None:

@@ -74,13 +74,13 @@ def _drug_panel(
     )
     first = frame.iloc[0]
     st.caption(
-        budget_sentence(first["relevance_sum"], first["prediction"], len(frame))
+        budget_sentence(first["prediction"] - first["bias_share"], first["prediction"], len(frame))
         + " "
         + _stability_line(frame)
     )
     key = row["drug_key"]
     if contrast is not None:
-        apart = frame.assign(relevance=frame["gene"].map(contrast))
+        apart = frame.assign(relevance=frame["gene"].map(contrast)).drop(columns="stability", errors="ignore")
         apart["direction"] = apart["relevance"].gt(0).map({True: "resistance", False: "sensitising"})
         st.caption(
             f"What sets it apart from the other selected drugs: relevance minus their mean. This specific part "

@@ -23,18 +23,18 @@ COMMON_TOP = 20  # genes per drug compared for the common pattern
 COMMON_MIN_OVERLAP = 0.3  # mean pairwise overlap of top-20 sets above which the common pattern is shown
 
 
-def prediction_budget(relevance_sum: float, prediction: float) -> dict[str, float]:
+def prediction_budget(gene_sum: float, prediction: float) -> dict[str, float]:
     """How the prediction splits: Σ gene shares + bias share = prediction."""
     return {
         "prediction": float(prediction),
-        "gene_sum": float(relevance_sum),
-        "bias_share": float(prediction - relevance_sum),
+        "gene_sum": float(gene_sum),
+        "bias_share": float(prediction - gene_sum),
     }
 
 
-def budget_sentence(relevance_sum: float, prediction: float, n_genes: int) -> str:
+def budget_sentence(gene_sum: float, prediction: float, n_genes: int) -> str:
     """One line stating the units and the sum, e.g. for a caption."""
-    b = prediction_budget(relevance_sum, prediction)
+    b = prediction_budget(gene_sum, prediction)
     return (
         f"Each value is the gene's share of the predicted z log AUC. The {n_genes:,} gene shares add up to "
         f"{b['gene_sum']:+.3f}; with the bias share {b['bias_share']:+.3f} they make the prediction "
@@ -134,8 +134,8 @@ def explanation_overview(frame: pd.DataFrame, model_genes: Sequence[str], drugs:
     budget = pd.DataFrame(
         {
             "prediction": first["prediction"],
-            "gene_sum": first["relevance_sum"],
-            "bias_share": first["prediction"] - first["relevance_sum"],
+            "gene_sum": first["prediction"] - first["bias_share"],
+            "bias_share": first["bias_share"],
         }
     )
     info = drugs.set_index("drug_key").loc[keys].reset_index()
