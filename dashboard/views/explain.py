@@ -15,12 +15,8 @@ from dashboard import widgets as w
 from neurix_core.explain.readable import budget_sentence, explanation_overview
 from neurix_core.explain.stability import LEGEND
 from neurix_core.report.figures import gene_bars, relevance_heatmap
+from neurix_core.report.text import RELEVANCE_UNITS as UNITS
 from neurix_core.report.text import SIGN_CONVENTION, TARGET_MARK
-
-UNITS = (
-    "Units: a gene's relevance is its share of the predicted z log AUC (same units as the prediction). The shares "
-    "of all genes plus a small bias share (what the network's biases absorb) add up to the prediction."
-)
 
 
 def _heatmap(frame: pd.DataFrame, labels: dict[str, str], n_genes: int) -> None:

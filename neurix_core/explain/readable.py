@@ -104,19 +104,21 @@ def target_coverage(targets: str, model_genes: Sequence[str]) -> tuple[list[str]
 
 
 def missing_targets_message(drugs: pd.DataFrame, model_genes: Sequence[str]) -> str | None:
-    """One sentence naming, per drug, the annotated targets that are not among the model's genes (None if none).
-
-    ``drugs`` has drug_name and targets columns."""
-    parts = []
+    """One sentence naming the annotated targets that are not among the model's genes, each group once with the
+    drugs it concerns (None if none). ``drugs`` has drug_name and targets columns."""
+    groups: dict[tuple[str, ...], list[str]] = {}
     for name, targets in zip(drugs["drug_name"], drugs["targets"], strict=True):
         _, missing = target_coverage(str(targets or ""), model_genes)
         if missing:
-            parts.append(f"{name}: {', '.join(missing)}")
-    if not parts:
+            groups.setdefault(tuple(missing), [])
+            if name not in groups[tuple(missing)]:
+                groups[tuple(missing)].append(str(name))
+    if not groups:
         return None
+    parts = [f"{', '.join(missing)} ({', '.join(names)})" for missing, names in groups.items()]
     return (
         f"Annotated targets that the model does not measure (not among its {len(model_genes):,} genes), so they "
-        f"cannot appear in the explanation — {'; '.join(dict.fromkeys(parts))}."
+        f"cannot appear in the explanation: {'; '.join(parts)}."
     )
 
 

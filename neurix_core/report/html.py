@@ -24,6 +24,7 @@ from neurix_core.report.text import (
     DISCLAIMER,
     NON_CLAIMS,
     OTHER_COLOUR,
+    RELEVANCE_UNITS,
     RELIABILITY_EXPLANATION,
     RESISTANCE_COLOUR,
     SENSITISING_COLOUR,
@@ -289,7 +290,7 @@ Generated {_e(generated.isoformat())} · model version <b>{_e(manifest.get("mode
 {bars_html}
 
 <h2 class="pagebreak">Genes behind the predictions</h2>
-<p class="small">{_e(SIGN_CONVENTION)} {TARGET_MARK} marks an annotated target of the drug.
+<p class="small">{_e(SIGN_CONVENTION)} {_e(RELEVANCE_UNITS)} {TARGET_MARK} marks an annotated target of the drug.
 Expression is shown relative to the sample's own genes: high (z ≥ 1), low (z ≤ −1), otherwise average.</p>
 {"".join(drug_sections) if drug_sections else '<p class="small">No drugs were selected for explanation.</p>'}
 
