@@ -30,7 +30,7 @@ from neurix_core.explain.stability import (
     load_members,
     member_relevance,
     stability,
-    stability_mark,
+    stability_marks,
 )
 from neurix_core.io.profile import ParsedProfile, ProfileLimits, parse_profile
 from neurix_core.model.bundle import ModelBundle, load_bundle
@@ -186,10 +186,11 @@ class Neurix:
             .reindex(pd.MultiIndex.from_arrays([frame["sample"], frame["gene"]]))
             .to_numpy()
         )
-        present = {t: set(target_coverage(t, self.bundle.genes)[0]) for t in frame["targets"].unique()}
-        frame["is_target"] = [
-            gene in present[targets] for gene, targets in zip(frame["gene"], frame["targets"], strict=True)
-        ]
+        is_target = np.zeros(len(frame), dtype=bool)
+        for targets in frame["targets"].unique():  # vectorised per target annotation (few per request)
+            present = target_coverage(targets, self.bundle.genes)[0]
+            is_target |= ((frame["targets"] == targets) & frame["gene"].isin(present)).to_numpy()
+        frame["is_target"] = is_target
         frame["direction"] = np.where(frame["relevance"] > 0, "resistance", "sensitising")
         frame = self._add_stability(frame, model_input, rows, indices)
         return frame.drop(columns=["drug_index"], errors="ignore")
@@ -219,7 +220,7 @@ class Neurix:
             agreeing = stats["agreeing"][d, g]
             part = part.assign(
                 agreeing_models=agreeing,
-                stability=[stability_mark(int(a), len(members)) for a in agreeing],
+                stability=stability_marks(agreeing, len(members)),
                 rank_correlation=stats["rank_correlation"][d],
                 top20_overlap=stats["top_overlap"][d],
             )

@@ -138,3 +138,9 @@ def stability_mark(agreeing: int, n_members: int) -> str:
     if agreeing >= n_members:
         return STABLE
     return PARTLY if 2 * agreeing >= n_members else UNSTABLE
+
+
+def stability_marks(agreeing: np.ndarray, n_members: int) -> np.ndarray:
+    """:func:`stability_mark` for an array of agreeing-member counts."""
+    agreeing = np.asarray(agreeing)
+    return np.where(agreeing >= n_members, STABLE, np.where(2 * agreeing >= n_members, PARTLY, UNSTABLE))
