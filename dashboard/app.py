@@ -32,6 +32,7 @@ PAGES = [
     st.Page(HERE / "views" / "home.py", title="Home", icon=":material/home:", default=True),
     st.Page(HERE / "views" / "predict.py", title="Predict", icon=":material/bar_chart:"),
     st.Page(HERE / "views" / "explain.py", title="Explain", icon=":material/psychology:"),
+    st.Page(HERE / "views" / "discover.py", title="Discover", icon=":material/biotech:"),
     st.Page(HERE / "views" / "drug_map.py", title="Drug map", icon=":material/scatter_plot:"),
     st.Page(HERE / "views" / "model.py", title="Model", icon=":material/analytics:"),
     st.Page(HERE / "views" / "report.py", title="Report", icon=":material/description:"),

@@ -19,10 +19,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurix_core.data.drugs import normalise_name, target_genes
+from neurix_core.data.drugs import normalise_name
 from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.explain.cohort import cohort_relevance
+from neurix_core.explain.discovery import ARRAYS_FILE, PARQUET_FILE, Discovery, annotate
 from neurix_core.explain.lrp import InteractionLRP
+from neurix_core.explain.readable import explanation_overview, target_coverage
+from neurix_core.explain.stability import (
+    MEMBERS_FILE,
+    Member,
+    load_members,
+    member_relevance,
+    stability,
+    stability_marks,
+)
 from neurix_core.io.profile import ParsedProfile, ProfileLimits, parse_profile
 from neurix_core.model.bundle import ModelBundle, load_bundle
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, prediction_table, prepare_input
@@ -52,6 +62,8 @@ class Neurix:
         self.min_coverage = min_coverage
         self._explainer: InteractionLRP | None = None
         self._drug_latent: np.ndarray | None = None
+        self._members: list[Member] | None = None
+        self._discovery: Discovery | None | bool = False  # False: not read yet; None: the bundle has none
         self._lock = threading.Lock()
 
     @classmethod
@@ -184,6 +196,26 @@ class Neurix:
                 self._explainer = InteractionLRP(self.bundle.model)
             return self._explainer
 
+    @property
+    def members(self) -> list[Member]:
+        """CV fold models shipped for explanation stability (empty for bundles without ``members.pt``)."""
+        with self._lock:
+            if self._members is None:
+                data = self.bundle.read_optional(MEMBERS_FILE)
+                self._members = [] if data is None else load_members(data, self.bundle.model.config)
+            return self._members
+
+    @property
+    def discovery(self) -> Discovery | None:
+        """The bundle's discovery artefact (None for bundles trained before it existed)."""
+        with self._lock:
+            if self._discovery is False:
+                parquet, arrays = (self.bundle.read_optional(n) for n in (PARQUET_FILE, ARRAYS_FILE))
+                self._discovery = (
+                    None if parquet is None or arrays is None else Discovery.load(parquet, arrays)
+                )
+            return self._discovery  # type: ignore[return-value]
+
     def resolve_drugs(self, drugs: Sequence[str]) -> pd.DataFrame:
         """What each query matched: one row per (query, screen entry) with compound id and name.
 
@@ -291,12 +323,46 @@ class Neurix:
             .reindex(pd.MultiIndex.from_arrays([frame["sample"], frame["gene"]]))
             .to_numpy()
         )
-        frame["is_target"] = [
-            gene.upper() in target_genes(targets)
-            for gene, targets in zip(frame["gene"], frame["targets"], strict=True)
-        ]
+        is_target = np.zeros(len(frame), dtype=bool)
+        for targets in frame["targets"].unique():  # vectorised per target annotation (few per request)
+            present = target_coverage(targets, self.bundle.genes)[0]
+            is_target |= ((frame["targets"] == targets) & frame["gene"].isin(present)).to_numpy()
+        frame["is_target"] = is_target
         frame["direction"] = np.where(frame["relevance"] > 0, "resistance", "sensitising")
+        frame = self._add_stability(frame, model_input, rows, indices)
         return frame.drop(columns=["drug_index"], errors="ignore")
+
+    def _add_stability(
+        self, frame: pd.DataFrame, model_input: ModelInput, rows: list[int], indices: list[int]
+    ):
+        """Per row: in how many shipped fold models the gene is a top-20 gene with the same sign, and a mark;
+        per (sample, drug): rank correlation and top-20 overlap with them. 'n/a' without members."""
+        members = self.members
+        if not members:
+            frame["stability"] = "n/a (no fold models in this bundle)"
+            frame["agreeing_models"] = np.nan
+            frame["rank_correlation"] = np.nan
+            frame["top20_overlap"] = np.nan
+            return frame
+        gene_position = self.bundle.gene_index()
+        drug_position = {k: j for j, k in enumerate(self.bundle.drugs["drug_key"].iloc[indices])}
+        parts = []
+        for r in rows:
+            sample = model_input.samples[r]
+            part = frame[frame["sample"] == sample]
+            reference = self.explainer.relevance(model_input.scaled[r : r + 1], indices)[0].numpy()
+            stats = stability(reference, member_relevance(members, model_input.zscored[r], indices))
+            d = part["drug_key"].map(drug_position).to_numpy()
+            g = part["gene"].map(gene_position).to_numpy()
+            agreeing = stats["agreeing"][d, g]
+            part = part.assign(
+                agreeing_models=agreeing,
+                stability=stability_marks(agreeing, len(members)),
+                rank_correlation=stats["rank_correlation"][d],
+                top20_overlap=stats["top_overlap"][d],
+            )
+            parts.append(part)
+        return pd.concat(parts).loc[frame.index]
 
     def relevance_matrix(self, profile: ProfileLike, sample: str, drugs: Sequence[str]) -> pd.DataFrame:
         """genes × drugs relevance for one sample (all genes), for heatmaps."""
@@ -307,6 +373,58 @@ class Neurix:
         return pd.DataFrame(
             relevance.T, index=self.bundle.genes, columns=self.bundle.drugs["drug_key"].iloc[indices]
         )
+
+    def overview(self, profile: ProfileLike, sample: str, drugs: Sequence[str]) -> dict:
+        """What the selected drugs' explanations for one sample share (shown once) and what sets each apart, with
+        the prediction budget and missing targets (see ``readable.explanation_overview``)."""
+        frame = self.explain(profile, drugs=drugs, top=None, samples=[sample])
+        return explanation_overview(frame, self.bundle.genes, self.bundle.drugs)
+
+    def discover(self, drug: str, top: int | None = 50) -> pd.DataFrame:
+        """Genes that most consistently drive the drug's predictions on held-out cell lines (CV fold models),
+        with direction, known/novel marks and sources; one block per matching drug key."""
+        discovery = self.discovery
+        if discovery is None:
+            raise NeurixError(
+                "this bundle has no discovery view (it was trained before discovery existed); retrain it with "
+                "`neurix train` to compute it"
+            )
+        table = self.bundle.drugs
+        frames = []
+        for index in self.drug_indices([drug]):
+            row = table.iloc[index]
+            genes = discovery.genes[discovery.genes["drug_key"] == row["drug_key"]].sort_values(
+                "discovery_rank"
+            )
+            if top is not None:
+                genes = genes.head(int(top))
+            genes = annotate(genes, row)
+            genes.insert(1, "drug_name", row["drug_name"])
+            frames.append(genes)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def discovery_points(self, drug_key: str, gene: str) -> pd.DataFrame:
+        """Per held-out cell line (fixed random subsample): expression z and the gene's relevance for the drug,
+        for the relevance-vs-expression plot; empty when the gene is not among the drug's plotted top genes."""
+        discovery = self.discovery
+        if discovery is None:
+            raise NeurixError("this bundle has no discovery view; retrain it with `neurix train`")
+        keys = discovery.drugs["drug_key"].tolist()
+        if drug_key not in keys:
+            raise NeurixError(f"unknown drug key {drug_key!r}")
+        d = keys.index(drug_key)
+        slots = list(discovery.plot_genes[d])
+        if gene not in slots:
+            return pd.DataFrame(columns=["cell_line", "expression_z", "relevance"])
+        relevance = discovery.plot_relevance[d, slots.index(gene)].astype(np.float64)
+        points = pd.DataFrame(
+            {
+                "cell_line": discovery.plot_expression.index,
+                "expression_z": discovery.plot_expression[gene].to_numpy(dtype=np.float64),
+                "relevance": relevance,
+            }
+        )
+        return points[np.isfinite(points["relevance"])].reset_index(drop=True)
 
     def cohort(self, expression: pd.DataFrame, drug: str, top: int | None = 50) -> pd.DataFrame:
         """Genes with the largest mean relevance for one drug across many profiles (rows of ``expression``)."""

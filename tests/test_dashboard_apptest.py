@@ -280,21 +280,35 @@ def test_explain_heatmap_and_per_drug_bars(with_example: AppTest) -> None:
     sample = at.session_state[widgets.SAMPLE_KEY]
     top5 = profile.sample_predictions(sample)["drug_key"].head(5).tolist()
     assert at.multiselect[0].value == top5
-    assert len(at.get("plotly_chart")) == 1 + 5  # heatmap + one bar chart per drug
-    assert "Relevance heatmap" in _text(at)
-    assert "resistance" in _text(at) and "sensitis" in _text(at)
-    target_notes = [
-        t
-        for t in [*(c.value for c in at.caption), *(m.value for m in at.success)]
-        if "annotated target(s)" in t.lower() or "annotated targets is" in t
-    ]
-    assert len(target_notes) == 5, "every drug says where its annotated targets rank"
-    at.multiselect[0].set_value(top5[:2]).run()
+    text = _text(at)
+    assert "Relevance heatmap" in text
+    assert "resistance" in text and "sensitis" in text
+    assert "share of the predicted z log AUC" in text and "bias share" in text
+    assert text.count("Annotated targets that the model does not measure") <= 1, "missing targets named once"
+    if "Common pattern behind these predictions" in text:  # the top drugs share most of their top genes
+        assert "What sets each drug apart" in text
+        # heatmap + common genes + per drug: contrast bars and its own bars (in an expander)
+        assert len(at.get("plotly_chart")) == 1 + 1 + 2 * 5
+    else:
+        assert len(at.get("plotly_chart")) == 1 + 5
+    at.multiselect[0].set_value(top5[:1]).run()
     _clean(at)
-    assert len(at.get("plotly_chart")) == 1 + 2
-    assert at.session_state[widgets.DRUGS_KEY][(profile.fingerprint, sample)] == top5[:2]
+    assert "Common pattern" not in _text(at)
+    assert len(at.get("plotly_chart")) == 1 + 1
+    assert at.session_state[widgets.DRUGS_KEY][(profile.fingerprint, sample)] == top5[:1]
     cached = at.session_state[widgets.EXPLAIN_KEY]
     assert {key[-1] for key in cached} >= set(top5), "explanations are cached per drug in the session"
+
+
+def test_discover_page_shows_the_table_or_says_why_not(neurix: Neurix) -> None:
+    at = _page(_app(), "discover")
+    _clean(at)
+    if neurix.discovery is None:  # a bundle trained before discovery existed
+        assert "not available in this bundle" in _text(at) and "neurix train" in _text(at)
+        return
+    assert len(at.dataframe[0].value) == 30
+    assert len(at.get("plotly_chart")) == 1
+    assert "Consistency" in _text(at)
 
 
 # --- Drug map ----------------------------------------------------------------------------------------------

@@ -287,8 +287,12 @@ def test_relevance_frame_labels_ranks_and_top() -> None:
         "relevance",
         "rank",
         "prediction",
+        "bias_share",
     ]
     expected = explainer.relevance(x, [3, 7]).numpy()
+    sums = full.groupby(["sample", "drug"])["relevance"].sum()
+    first = full.groupby(["sample", "drug"])[["prediction", "bias_share"]].first()
+    np.testing.assert_allclose(first["prediction"] - first["bias_share"], sums, rtol=1e-4, atol=1e-6)
     one = full[(full["sample"] == "s2") & (full["drug"] == "drug7")]
     assert one["rank"].tolist() == list(range(1, 41))
     assert np.all(np.diff(one["relevance"].abs().to_numpy()) <= 0)

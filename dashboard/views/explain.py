@@ -1,6 +1,9 @@
 """Explain: which genes drove the predictions for the chosen sample and drugs (LRP relevance).
 
 One explanation per (sample, drug) is computed once per session and reused when drugs are added or removed.
+Relevance is in prediction units (a gene's share of the predicted z log AUC; gene shares + bias share = the
+prediction). When the selected drugs share most of their top genes, the shared genes are shown once and each drug
+by what sets it apart (neurix_core/explain/readable.py); stability marks come from the shipped fold models.
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import widgets as w
+from neurix_core.explain.readable import budget_sentence, explanation_overview
+from neurix_core.explain.stability import LEGEND
 from neurix_core.report.figures import gene_bars, relevance_heatmap
+from neurix_core.report.text import RELEVANCE_UNITS as UNITS
 from neurix_core.report.text import SIGN_CONVENTION, TARGET_MARK
 
 
@@ -36,19 +42,61 @@ def _heatmap(frame: pd.DataFrame, labels: dict[str, str], n_genes: int) -> None:
     )
 
 
-def _drug_panel(frame: pd.DataFrame, row: pd.Series, label: str, per_side: int) -> None:
+def _stability_line(frame: pd.DataFrame) -> str:
+    first = frame.iloc[0]
+    if pd.isna(first.get("rank_correlation")):
+        return (
+            "Stability: not available in this bundle (it ships no fold models; retrain with `neurix train`)."
+        )
+    return (
+        f"Stability across the shipped fold models: rank correlation of all gene relevances "
+        f"{first['rank_correlation']:.2f}, top-20 overlap {first['top20_overlap']:.0%}."
+    )
+
+
+def _drug_panel(
+    frame: pd.DataFrame,
+    row: pd.Series,
+    label: str,
+    per_side: int,
+    contrast: pd.Series | None,
+    specific: float,
+) -> None:
     st.markdown(f"#### {label}")
     w.reliability_badge(row["cv_rho"], row.get("hit_rate"))
     st.caption(
         f"Rank {int(row['rank'])} · predicted z log AUC {row['z_log_auc']:+.2f} · {row['drug_class']} · "
         f"targets: {row['targets'] or 'n/a'}"
     )
-    st.plotly_chart(gene_bars(frame, per_side), key=f"genes_{row['drug_key']}", config={"displaylogo": False})
+    first = frame.iloc[0]
+    st.caption(
+        budget_sentence(first["prediction"] - first["bias_share"], first["prediction"], len(frame))
+        + " "
+        + _stability_line(frame)
+    )
+    key = row["drug_key"]
+    if contrast is not None:
+        apart = frame.assign(relevance=frame["gene"].map(contrast)).drop(columns="stability", errors="ignore")
+        apart["direction"] = apart["relevance"].gt(0).map({True: "resistance", False: "sensitising"})
+        st.caption(
+            f"What sets it apart from the other selected drugs: relevance minus their mean. This specific part "
+            f"sums to {specific:+.3f} of its prediction {first['prediction']:+.3f}."
+        )
+        st.plotly_chart(
+            gene_bars(
+                apart, per_side, x_title="relevance − mean of the other drugs  (← sensitising · resistance →)"
+            ),
+            key=f"contrast_{key}",
+            config={"displaylogo": False},
+        )
+        with st.expander("This drug's own top genes"):
+            st.plotly_chart(gene_bars(frame, per_side), key=f"genes_{key}", config={"displaylogo": False})
+    else:
+        st.plotly_chart(gene_bars(frame, per_side), key=f"genes_{key}", config={"displaylogo": False})
     ordered = frame.sort_values("relevance")
     shown = set(ordered["gene"].head(per_side)) | set(ordered["gene"].tail(per_side))  # as in the bars
     targets = frame[frame["is_target"].astype(bool)].sort_values("rank").head(5)
     if targets.empty:
-        st.caption("None of the drug's annotated targets is among the model's genes.")
         return
     ranks = ", ".join(
         f"{gene} #{int(rank):,} ({direction})"
@@ -59,6 +107,30 @@ def _drug_panel(frame: pd.DataFrame, row: pd.Series, label: str, per_side: int) 
         st.success(f"{TARGET_MARK} {message}", icon=":material/target:")
     else:
         st.caption(message)
+
+
+def _common_pattern(overview: dict, frame: pd.DataFrame, per_side: int) -> None:
+    """The genes most selected drugs share, shown once (drugs predicted best for a profile share its pattern)."""
+    common = overview["common"]
+    n_drugs = overview["matrix"].shape[1]
+    st.subheader("Common pattern behind these predictions")
+    st.caption(
+        f"The selected drugs share {overview['overlap']:.0%} of their top-20 genes on average (pairwise overlap): "
+        f"their predictions for this sample rest largely on the same genes. These {len(common)} genes are in the "
+        f"top 20 of at least half of the {n_drugs} drugs; bars show their mean relevance over the drugs."
+    )
+    genes = frame.drop_duplicates("gene").set_index("gene")
+    shared = genes.loc[common["gene"], ["expression_z"]].reset_index()
+    shared["relevance"] = common["mean_relevance"].to_numpy()
+    shared["direction"] = common["direction"].to_numpy()
+    shared["is_target"] = False
+    st.plotly_chart(
+        gene_bars(
+            shared, per_side, x_title="mean relevance over the selected drugs  (← sensitising · resistance →)"
+        ),
+        key="common_pattern",
+        config={"displaylogo": False},
+    )
 
 
 def render() -> None:
@@ -76,7 +148,7 @@ def render() -> None:
     cols = st.columns(2)
     n_genes = cols[0].slider("Genes in the heatmap", 10, 60, 25, step=5, key="explain_heatmap_genes")
     per_side = cols[1].slider("Top sensitising / resistance genes per drug", 3, 20, 8, key="explain_per_side")
-    st.info(SIGN_CONVENTION, icon=":material/explore:")
+    st.info(f"{SIGN_CONVENTION} {UNITS}", icon=":material/explore:")
     if not selected:
         st.info("Choose at least one drug to explain.", icon=":material/info:")
         return
@@ -86,25 +158,52 @@ def render() -> None:
     labels = {key: names.get(key, key) for key in selected}
     rows = profile.sample_predictions(sample).set_index("drug_key")
 
+    overview = explanation_overview(frame, neurix.bundle.genes, neurix.bundle.drugs)
+    if overview["missing_targets"]:
+        st.caption(overview["missing_targets"])
+
     st.subheader(f"Relevance heatmap · {profile.sample_label(sample)}")
     _heatmap(frame, labels, n_genes)
 
-    st.subheader("Top genes per drug")
+    show_common = overview["show_common"]
+    if show_common:
+        _common_pattern(overview, frame, per_side)
+    st.subheader("What sets each drug apart" if show_common else "Top genes per drug")
     st.caption(
         "Bars show each gene's relevance; the label gives the gene's expression in this sample (z-score "
-        "within the sample: + above, − below its average gene)."
+        f"within the sample: + above, − below its average gene). {LEGEND}."
     )
     columns = st.columns(2)
     for i, key in enumerate(selected):
         with columns[i % 2]:
             row = rows.loc[key].copy()
             row["drug_key"] = key
-            _drug_panel(frame[frame["drug_key"] == key], row, labels[key], per_side)
+            _drug_panel(
+                frame[frame["drug_key"] == key],
+                row,
+                labels[key],
+                per_side,
+                overview["contrast"][key] if show_common else None,
+                float(overview["specific_share"][key]),
+            )
 
     ranked = frame.reindex(frame["relevance"].abs().sort_values(ascending=False).index)
     top = ranked.groupby("drug_key", sort=False).head(2 * per_side)
     export = top[
-        ["sample", "drug_key", "drug_name", "gene", "relevance", "direction", "is_target", "expression_z"]
+        [
+            "sample",
+            "drug_key",
+            "drug_name",
+            "gene",
+            "relevance",
+            "direction",
+            "is_target",
+            "expression_z",
+            "stability",
+            "agreeing_models",
+            "prediction",
+            "bias_share",
+        ]
     ]
     st.download_button(
         "Download these top genes (CSV)",

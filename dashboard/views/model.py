@@ -12,6 +12,7 @@ from dashboard import trust_panels
 from dashboard import widgets as w
 from neurix_core.api import Neurix
 from neurix_core.data.drug_classes import class_overrides
+from neurix_core.explain.biology import biology_check
 from neurix_core.report.figures import (
     external_histogram,
     loss_curve,
@@ -160,6 +161,39 @@ def _external(neurix: Neurix) -> None:
         )
 
 
+def _biology(neurix: Neurix) -> None:
+    """The biology check of the explanations (CV fold models on held-out lines; benchmarks/biology_check.py)."""
+    st.subheader("Do the explanations recover known biology?")
+    if neurix.discovery is None:
+        st.info(
+            "The biology check is not available in this bundle: it was trained before the discovery artefact "
+            "existed. Retrain it with `neurix train`; the check then runs on the cross-validation fold models.",
+            icon=":material/info:",
+        )
+        return
+    table, summary = biology_check(neurix.discovery, neurix.bundle.drugs, neurix.bundle.genes)
+    st.markdown(
+        "Where literature markers of drug response rank among all genes when the cross-validation fold models "
+        "explain cell lines they never saw (rank by mean |relevance|; 1 = most relevant). Reported, never tuned "
+        "on: a model change that improves ρ but loses these is a trade-off, stated here."
+    )
+    cols = st.columns(3)
+    cols[0].metric(
+        "Targeted drugs with a target in the top 1%",
+        f"{summary['with_target_in_top_1pct']} of {summary['targeted_drugs_with_measured_target']}",
+        help=f"{summary['expected_by_chance']:.1f} expected by chance",
+    )
+    cols[1].metric(
+        "Curated markers in the top 1% / 5%",
+        f"{summary['markers_in_top_1pct']} / {summary['markers_in_top_5pct']} of {summary['markers_checked']}",
+    )
+    cols[2].metric(
+        "Fold models agree on gene rankings (median ρ)", f"{summary['median_fold_rank_agreement']:.2f}"
+    )
+    shown = table[["gene", "drug", "drug_key", "expected", "abs_rank", "model_trend", "agrees", "source"]]
+    st.dataframe(shown.rename(columns={"abs_rank": "rank", "model_trend": "model"}), hide_index=True)
+
+
 def _training(neurix: Neurix) -> None:
     manifest = neurix.bundle.manifest
     with st.expander("Training configuration, libraries and data fingerprints"):
@@ -190,6 +224,7 @@ def render() -> None:
     trust_panels.calibration_section(neurix)
     _ridge(neurix)
     _external(neurix)
+    _biology(neurix)
     _training(neurix)
 
 

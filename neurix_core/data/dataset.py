@@ -28,6 +28,7 @@ from neurix_core.io.gdsc import (
     read_gdsc_compounds,
     read_gdsc_dose_response,
 )
+from neurix_core.io.gene_ids import repair_symbols
 from neurix_core.io.prism import read_prism_dose_response
 from neurix_core.io.repurposing_hub import read_repurposing_drugs, read_repurposing_samples
 
@@ -103,6 +104,7 @@ def load_expression(layout: DataLayout, source: str = "auto") -> tuple[pd.DataFr
     else:
         frame, _ = read_depmap_expression(path)
     frame = frame.loc[:, frame.notna().mean() > 0.5]
+    frame.columns = repair_symbols(list(frame.columns))  # R-mangled names (HLA.A) back to HGNC (HLA-A)
     zscored = within_sample_zscore(frame.to_numpy())
     return pd.DataFrame(zscored.astype(np.float32), index=frame.index, columns=frame.columns), path
 

@@ -273,7 +273,8 @@ def relevance_frame(
     ``drug_keys`` labels all model drugs (indexed by drug index), e.g. the bundle's drug list; ``top``
     keeps the ``top`` genes of largest |relevance| per (sample, drug). Columns: sample, drug_index,
     [drug], gene, input_value, relevance, rank (1 = most relevant), prediction (the model output the
-    relevances decompose). Profiles are processed one at a time so memory stays at one drugs × genes
+    relevances decompose), bias_share (the part of the prediction no gene carries: Σ all genes' relevance +
+    bias_share = prediction). Profiles are processed one at a time so memory stays at one drugs × genes
     matrix.
     """
     explainer = model if isinstance(model, InteractionLRP) else InteractionLRP(model, gamma=gamma)
@@ -292,6 +293,7 @@ def relevance_frame(
     for i, sample in enumerate(samples):
         relevance = explainer.relevance(x[i : i + 1], index)[0].cpu().numpy()  # D × G
         prediction = explainer.predict(x[i : i + 1], index)[0].cpu().numpy()
+        bias = prediction - relevance.sum(axis=1)
         order = np.argsort(-np.abs(relevance), axis=1, kind="stable")[:, :keep]  # D × keep
         ranked = np.take_along_axis(relevance, order, axis=1)
         columns: dict[str, np.ndarray] = {
@@ -306,6 +308,7 @@ def relevance_frame(
             relevance=ranked.ravel().astype(np.float64),
             rank=np.tile(np.arange(1, keep + 1), n_drugs),
             prediction=np.repeat(prediction.astype(np.float64), keep),
+            bias_share=np.repeat(bias.astype(np.float64), keep),
         )
         frames.append(pd.DataFrame(columns))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -275,3 +275,34 @@ def _model_spelling(known_genes: tuple[str, ...]) -> dict[str, str]:
         if current is not None:
             spelling.setdefault(current.upper(), str(gene))
     return spelling
+
+
+def repair_symbol(name: str, table: GeneTable | None = None) -> str:
+    """The HGNC spelling of a gene name that R's ``make.names`` mangled (``HLA.A`` → ``HLA-A``,
+    ``KRTAP1.5`` → ``KRTAP1-5``); any other name is returned unchanged.
+
+    Only names with a dot whose dashed form is an approved (or previous) HGNC symbol are touched, so genes are
+    never renamed by alias guesses. Without the gene table a dotted name is dashed when the dot sits between
+    letters/digits (the only way HGNC symbols contain a dash).
+    """
+    text = str(name).strip()
+    if "." not in text:
+        return text
+    dashed = text.replace(".", "-")
+    if table is None:
+        table = gene_table()
+    if table is None:
+        return dashed if re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)+", dashed) else text
+    found = table.approved.get(dashed.upper()) or table.previous.get(dashed.upper())
+    return found if found is not None and found.upper() == dashed.upper() else text
+
+
+def repair_symbols(names: Sequence[str]) -> list[str]:
+    """:func:`repair_symbol` over a gene list; a repair that would duplicate another gene is not applied."""
+    table = gene_table()
+    repaired = [repair_symbol(str(n), table) for n in names]
+    existing = {str(n).upper() for n in names}
+    return [
+        new if new == str(old) or new.upper() not in existing else str(old)
+        for old, new in zip(names, repaired, strict=True)
+    ]

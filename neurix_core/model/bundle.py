@@ -14,6 +14,10 @@ A bundle is a directory::
     rnaseq_reference.csv  per-gene RNA-seq mean/sd of the training lines, for RNA-seq uploads (optional)
     trust.*           intervals, percentiles, hit rates, applicability domain, neighbours (optional; see
                       neurix_core/trust/artifacts.py)
+    discovery.parquet, discovery.npz   per-drug genes from the CV fold models on held-out lines (optional;
+                      neurix_core/explain/discovery.py)
+    members.pt        a few CV fold models' expression towers (fp16) for explanation stability (optional;
+                      neurix_core/explain/stability.py)
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import io
 import json
 import os
 import platform
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from neurix_core.data.drug_table import complete_drug_table
 from neurix_core.errors import BundleError
 from neurix_core.features.rnaseq_reference import REFERENCE_FILE, RnaseqReference
 from neurix_core.features.scaling import GeneScaler
+from neurix_core.io.gene_ids import repair_symbols
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
 from neurix_core.train.fit import FittedModel, TargetScaler
 from neurix_core.trust.artifacts import TRUST_FILES, TrustArtifacts
@@ -43,7 +49,16 @@ from neurix_core.trust.artifacts import TRUST_FILES, TrustArtifacts
 BUNDLE_FORMAT = "neurix-bundle"
 BUNDLE_FORMAT_VERSION = 1
 REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
-OPTIONAL_FILES = ("examples.parquet", "example_responses.csv", "drug_map.csv", REFERENCE_FILE, *TRUST_FILES)
+OPTIONAL_FILES = (
+    "examples.parquet",
+    "example_responses.csv",
+    "drug_map.csv",
+    REFERENCE_FILE,
+    *TRUST_FILES,
+    "discovery.parquet",
+    "discovery.npz",
+    "members.pt",
+)
 NUMERIC_DRUG_COLUMNS = ("cv_rho", "ridge_rho", "n_cell_lines", "log_auc_mean", "log_auc_sd")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 
@@ -77,6 +92,19 @@ class ModelBundle:
     def training_platform(self) -> str:
         """The expression platform the network was trained on (bundles before the field: GDSC microarray)."""
         return str(self.manifest.get("expression_platform", "microarray"))
+
+    def read_optional(self, name: str) -> bytes | None:
+        """The bytes of an optional bundle file, or None when this bundle has none; re-verified against the
+        manifest's sha256 because it is read after loading."""
+        expected = self.manifest.get("files", {}).get(name)
+        if expected is None or self.path is None:
+            return None
+        data = (self.path / name).read_bytes()
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise BundleError(
+                f"{_name(self.path)}: {name} does not match its recorded checksum; the bundle was modified"
+            )
+        return data
 
     def gene_index(self) -> dict[str, int]:
         if not self._gene_index:
@@ -118,8 +146,11 @@ def save_bundle(
     extra_manifest: dict | None = None,
     rnaseq_reference: RnaseqReference | None = None,
     trust: TrustArtifacts | None = None,
+    writers: Sequence[Callable[[Path], object]] = (),
 ) -> Path:
-    """Write a bundle; the manifest is written last and records the sha256 of every file."""
+    """Write a bundle; the manifest is written last and records the sha256 of every file.
+
+    ``writers`` write optional training-time artefacts (e.g. discovery) into the directory before the manifest."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.iterdir():
@@ -149,6 +180,8 @@ def save_bundle(
         extra_manifest = {**(extra_manifest or {}), "rnaseq_reference": rnaseq_reference.summary()}
     if trust is not None:
         trust.save(directory)
+    for write in writers:
+        write(directory)
     files = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != "manifest.json")
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     manifest = {
@@ -262,7 +295,8 @@ def _load_bundle(directory: Path) -> ModelBundle:
         model.load_state_dict(state)
         model.eval()
         arrays = np.load(directory / "arrays.npz", allow_pickle=False)
-        genes = (directory / "genes.txt").read_text(encoding="utf-8").split()
+        # bundles trained before the symbol repair carry R-mangled names (HLA.A): serve HGNC spellings
+        genes = repair_symbols((directory / "genes.txt").read_text(encoding="utf-8").split())
         drugs = pd.read_csv(directory / "drugs.csv", dtype={"drug_id": str}, keep_default_na=False)
         for column in NUMERIC_DRUG_COLUMNS:
             if column in drugs.columns:
@@ -272,6 +306,8 @@ def _load_bundle(directory: Path) -> ModelBundle:
         validation = json.loads((directory / "validation.json").read_text(encoding="utf-8"))
         listed = set(manifest["files"])  # optional files are used only when their checksum was verified
         examples = pd.read_parquet(directory / "examples.parquet").T if "examples.parquet" in listed else None
+        if examples is not None:
+            examples.columns = repair_symbols([str(c) for c in examples.columns])
         drug_map = pd.read_csv(directory / "drug_map.csv") if "drug_map.csv" in listed else None
         example_responses = (
             pd.read_csv(directory / "example_responses.csv", keep_default_na=False, na_values=[""])

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from neurix_core.explain.stability import SYMBOLS
 from neurix_core.report.text import (
     CLASS_COLOURS,
     HIGH_RHO,
@@ -249,7 +250,11 @@ def relevance_heatmap(
 
 
 def gene_bars(
-    explanation: pd.DataFrame, per_side: int = 10, title: str | None = None, show_expression: bool = True
+    explanation: pd.DataFrame,
+    per_side: int = 10,
+    title: str | None = None,
+    show_expression: bool = True,
+    x_title: str = "share of the predicted z log AUC  (← sensitising · resistance →)",
 ) -> go.Figure:
     """Top sensitising and top resistance genes of one (sample, drug), with the sample's expression z.
 
@@ -265,6 +270,11 @@ def gene_bars(
         f"{g} {TARGET_MARK}" if t else str(g)
         for g, t in zip(chosen["gene"], chosen["is_target"], strict=True)
     ]
+    if "stability" in chosen.columns:  # ● / ◐ / ○ agreement with the shipped fold models (none: no symbol)
+        labels = [
+            f"{label} {SYMBOLS.get(s, '')}".rstrip()
+            for label, s in zip(labels, chosen["stability"], strict=True)
+        ]
     colours = [RESISTANCE_COLOUR if r > 0 else SENSITISING_COLOUR for r in chosen["relevance"]]
     expression = chosen["expression_z"].to_numpy(dtype=float)
     if show_expression:
@@ -297,7 +307,7 @@ def gene_bars(
     )
     reach = float(chosen["relevance"].abs().max()) if len(chosen) else 1.0
     fig.update_xaxes(
-        title="relevance  (← sensitising · resistance →)",
+        title=x_title,
         zeroline=True,
         zerolinecolor="#444",
         gridcolor="#e5e5e5",
@@ -669,3 +679,44 @@ def loss_curve(history: list[float]) -> go.Figure:
     fig.update_xaxes(title="epoch", gridcolor="#e5e5e5")
     fig.update_yaxes(title="training loss", gridcolor="#e5e5e5")
     return _layout(fig, height=320, showlegend=False)
+
+
+def relevance_expression_scatter(points: pd.DataFrame, gene: str, drug: str) -> go.Figure:
+    """One gene's relevance for one drug against its expression, one point per held-out cell line, with the
+    least-squares line: a rising cloud means 'higher expression → pushed towards resistance'."""
+    x = points["expression_z"].to_numpy(dtype=float)
+    y = points["relevance"].to_numpy(dtype=float)
+    colours = [RESISTANCE_COLOUR if v > 0 else SENSITISING_COLOUR for v in y]
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="markers",
+            marker={"color": colours, "size": 6, "opacity": 0.7},
+            text=points["cell_line"],
+            hovertemplate="%{text}<br>expression z %{x:.2f}<br>relevance %{y:.3g}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    if len(x) >= 3 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        grid = np.array([x.min(), x.max()])
+        fig.add_trace(
+            go.Scatter(
+                x=grid,
+                y=slope * grid + intercept,
+                mode="lines",
+                line={"color": "#444"},
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+    fig.update_xaxes(title=f"{gene} expression (z within the cell line)", gridcolor="#e5e5e5")
+    fig.update_yaxes(
+        title=f"{gene} relevance for {drug}<br>(share of predicted z log AUC)",
+        zeroline=True,
+        zerolinecolor="#444",
+        gridcolor="#e5e5e5",
+        tickformat=".2g",
+    )
+    return _layout(fig, height=380)

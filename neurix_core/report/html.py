@@ -32,6 +32,7 @@ from neurix_core.report.text import (
     METHODS,
     NON_CLAIMS,
     OTHER_COLOUR,
+    RELEVANCE_UNITS,
     RELIABILITY_EXPLANATION,
     RESISTANCE_COLOUR,
     SENSITISING_COLOUR,
@@ -533,7 +534,7 @@ Reliability: {_e(_cv_summary(validation))}</p>
 {interactive_bars or _predictions_chart(rows, names)}
 
 <div class="keep"><h2>Genes behind the predictions</h2>
-<p class="small">{_e(SIGN_CONVENTION)} {TARGET_MARK} marks an annotated target of the drug.
+<p class="small">{_e(SIGN_CONVENTION)} {_e(RELEVANCE_UNITS)} {TARGET_MARK} marks an annotated target of the drug.
 Expression is shown relative to the sample's own genes: high (z ≥ 1), low (z ≤ −1), otherwise average.</p>
 {drug_sections[0] if drug_sections else '<p class="small">No drugs were selected for explanation.</p>'}</div>
 {"".join(drug_sections[1:])}

@@ -301,4 +301,8 @@ def expression_level(z: float | None) -> str:
     return "average"
 
 
+RELEVANCE_UNITS = (
+    "Units: a gene's relevance is its share of the predicted z log AUC (same units as the prediction). The shares "
+    "of all genes plus a small bias share (what the network's biases absorb) add up to the prediction."
+)
 TARGET_MARK = "★"  # next to a gene that is one of the drug's annotated targets

@@ -16,6 +16,7 @@ import pandas as pd
 from neurix_core.data.dataset import ResponseData, build_dataset, file_fingerprint
 from neurix_core.data.drug_table import complete_drug_table
 from neurix_core.data.layout import DataLayout
+from neurix_core.explain.artifacts import explanation_artifacts
 from neurix_core.model.bundle import save_bundle
 from neurix_core.model.towers import TrainingConfig
 from neurix_core.repurpose.drug_map import compute_drug_map
@@ -88,8 +89,9 @@ def run_validation(
     """Cell-line CV of the model (and optionally ridge on the same folds, and GDSC↔PRISM external validation).
 
     Returns the model-card dictionary and the drug table with per-drug ``cv_rho`` (and ``ridge_rho``).
-    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set. ``keep["cv"]`` receives the model's
-    CrossValidationResult (out-of-fold predictions, folds) for the trust calibration.
+    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set. ``keep`` (optional) receives the CV's
+    CrossValidationResult as ``cv`` (out-of-fold predictions, for the trust calibration), its ``folds`` and fold
+    ``models`` (for discovery and explanation stability).
     """
     validation: dict = {
         "screens": sorted(set(data.drugs["screen"])),
@@ -100,9 +102,10 @@ def run_validation(
     drugs["n_cell_lines"] = np.isfinite(data.log_auc).sum(axis=0)
     drugs["cv_rho"] = np.nan
     if cv_folds >= 2:
+        fold_models: list = []
         result = cross_validate(
             data,
-            interaction_predictor(training, architecture),
+            interaction_predictor(training, architecture, keep_models=fold_models),
             n_folds=cv_folds,
             on_fold=lambda fold, seconds: log(
                 f"cross-validation fold {fold + 1}/{cv_folds} done ({seconds:.0f} s)"
@@ -116,6 +119,8 @@ def run_validation(
             "summary": result.summary,
         }
         drugs["cv_rho"] = result.per_drug["rho"].to_numpy()
+        if keep is not None:
+            keep.update(folds=result.folds, models=fold_models)
         log(
             f"cross-validation: mean per-drug ρ {result.summary['all']['mean_rho']:.3f}, "
             f"{result.summary['all']['n_rho_gt_0.2']} of {result.summary['all']['n_drugs']} drugs with ρ > 0.2"
@@ -178,10 +183,13 @@ def train_bundle(
     is_example = np.isin(data.cell_lines, examples)
     model_data = data.select(cells=~is_example)
     fingerprints = drug_fingerprints(model_data)
-    kept: dict = {}
+    cv_keep: dict = {}
     validation, drugs = run_validation(
-        model_data, full, cv_folds, training, architecture, baseline, external, log, keep=kept
+        model_data, full, cv_folds, training, architecture, baseline, external, log, keep=cv_keep
     )
+    writers, biology = explanation_artifacts(model_data, cv_keep, drugs, log)
+    if biology is not None:
+        validation["biology_check"] = biology
     log("fitting the final model on all non-example cell lines")
     fitted = fit(model_data, training, architecture, fingerprints=fingerprints, progress=progress)
     profiles, responses = example_tables(data, examples, fitted)
@@ -195,9 +203,9 @@ def train_bundle(
     if reference_path is not None:
         fingerprint.update(file_fingerprint([reference_path]))
     trust = None
-    if "cv" in kept:
+    if "cv" in cv_keep:
         log("calibrating intervals, hit rates and the applicability domain on the out-of-fold predictions")
-        trust = trust_from_cv(model_data, kept["cv"], fitted, drugs)
+        trust = trust_from_cv(model_data, cv_keep["cv"], fitted, drugs)
         log(trust_summary(trust))
     return save_bundle(
         out,
@@ -213,4 +221,5 @@ def train_bundle(
         extra_manifest={"example_cell_lines": examples, "expression_platform": platform},
         rnaseq_reference=reference,
         trust=trust,
+        writers=writers,
     )
