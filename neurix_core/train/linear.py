@@ -2,8 +2,8 @@
 
 Why kernel form: ~700 training cell lines and ~6,000 genes, so one Gram matrix per training set and, per group of
 drugs tested on the same cell lines, one eigendecomposition give every penalty's fit at once. Leave-one-out residuals
-of a linear smoother are exact without refitting: e_i = (y_i − ŷ_i) / (1 − H_ii), with H = V diag(λ/(λ+α)) Vᵀ plus
-the 1/n of the intercept. Each drug takes the penalty with the smallest LOO squared error, so the baseline gets the
+of a linear smoother need no refitting: e_i = (y_i − ŷ_i) / (1 − H_ii) = dual_i / [(K + αI)⁻¹]_ii. The intercept is
+a constant feature with a large value (so practically unpenalised) inside the kernel, which keeps that identity exact. Each drug takes the penalty with the smallest LOO squared error, so the baseline gets the
 same tuning effort per drug that the model's hyperparameters got, and no held-out cell line is ever looked at.
 
 The fitted predictor is linear in the scaled expression: ŷ_d(x) = x·w_d + b_d. The weights are stored (genes × drugs)
@@ -27,6 +27,7 @@ RIDGE_ALPHA_GRID = (
     100.0,
 )  # multiples of the Gram matrix's mean diagonal
 MIN_TRAINING_LINES = 5
+INTERCEPT_FEATURE = 1e3  # squared value of the constant feature, in units of the mean Gram diagonal
 
 
 @dataclass
@@ -63,6 +64,7 @@ def fit_linear_component(
     y = np.asarray(y, dtype=np.float64)
     gram = x @ x.T
     scale = float(np.mean(np.diag(gram))) or 1.0
+    gram += INTERCEPT_FEATURE * scale  # a constant feature: a practically unpenalised intercept inside the smoother
     n_cells, n_drugs = y.shape
     observed = np.isfinite(y)
     counts = observed.sum(axis=0)
@@ -97,14 +99,10 @@ def fit_linear_component(
                 )
                 dual = dual[rows] - b_rm @ solved[:, : len(group)]
                 inverse_diag -= np.einsum("rm,mr->r", b_rm, solved[:, len(group) :])
-            n = int(rows.sum())
             duals[a][np.ix_(rows, group)] = dual
-            loo_residuals[a][np.ix_(rows, group)] = (
-                alpha * dual / np.clip(alpha * inverse_diag - 1.0 / n, 1e-9, None)[:, None]
-            )
+            loo_residuals[a][np.ix_(rows, group)] = dual / np.clip(inverse_diag, 1e-12, None)[:, None]
     for drug in direct:
         rows = observed[:, drug]
-        n = int(rows.sum())
         values, vectors = np.linalg.eigh(gram[np.ix_(rows, rows)])
         values = np.clip(values, 0.0, None)
         projected = vectors.T @ y_centred[rows, drug]
@@ -112,7 +110,7 @@ def fit_linear_component(
             dual = vectors @ (projected / (values + alpha))
             inverse_diag = (vectors**2) @ (1.0 / (values + alpha))
             duals[a][rows, drug] = dual
-            loo_residuals[a][rows, drug] = alpha * dual / np.clip(alpha * inverse_diag - 1.0 / n, 1e-9, None)
+            loo_residuals[a][rows, drug] = dual / np.clip(inverse_diag, 1e-12, None)
     errors = np.nanmean(loo_residuals**2, axis=1)  # alphas × drugs
     chosen = np.full(n_drugs, np.nan)
     dual = np.zeros((n_cells, n_drugs))
@@ -123,7 +121,9 @@ def fit_linear_component(
         dual[:, fitted_drugs] = duals[best, :, fitted_drugs].T
         residual = loo_residuals[best, :, fitted_drugs].T
         loo[:, fitted_drugs] = np.where(observed[:, fitted_drugs], y[:, fitted_drugs] - residual, np.nan)
-    intercept = np.where(np.isin(np.arange(n_drugs), fitted_drugs), centre, 0.0)
+    intercept = np.where(np.isin(np.arange(n_drugs), fitted_drugs), centre, 0.0) + INTERCEPT_FEATURE * scale * dual.sum(
+        axis=0
+    )
     weights = (x.T @ dual).astype(np.float32)
     component = LinearComponent(weights=weights, intercept=intercept.astype(np.float32), alpha=chosen)
     return component, loo.astype(np.float32)

@@ -40,6 +40,8 @@ def selection_mask(
 
 def lineages(data: ResponseData) -> np.ndarray:
     """Lineage of each cell line ("unknown" where DepMap gives none)."""
+    if "lineage" not in data.cell_info.columns:
+        return np.full(len(data.cell_lines), "unknown", dtype=object)
     info = data.cell_info.reindex(data.cell_lines)
     return info["lineage"].fillna("unknown").astype(str).to_numpy()
 
