@@ -90,7 +90,7 @@ def main() -> None:
     models: list = []
     cv = cross_validate(data, interaction_predictor(keep_models=models), n_folds=5)
     print(f"CV done: mean per-drug ρ {cv.summary['all']['mean_rho']:.3f}", flush=True)
-    explainers = [InteractionLRP(m.model) for m in models]
+    explainers = [InteractionLRP.from_fitted(m) for m in models]  # the hybrid as it predicts (both parts)
     scaled = [models[f].gene_scaler.transform(data.expression[cv.folds == f]) for f in range(5)]
     genes = data.genes
     gene_position = {g: i for i, g in enumerate(genes)}

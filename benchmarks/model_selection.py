@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--runs", default="100:0,50:0,200:0,100:1,50:1", help="epochs:seed of each network")
     parser.add_argument("--networks-only", action="store_true", help="only train and cache the networks")
+    parser.add_argument("--ridge-only", action="store_true", help="only fit and cache the ridge")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/neurix_model_selection"))
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -84,15 +85,20 @@ def main() -> None:
                 print(f"{cached.name} trained in {time.perf_counter() - start:.0f} s", flush=True)
         return
     start = time.perf_counter()
-    scaler = GeneScaler.fit(train.expression)
-    y = TargetScaler.fit(train.log_auc).transform(train.log_auc)
-    linear, _ = fit_linear_component(scaler.transform(train.expression), y)
-    predictions["ridge_loo"] = linear.predict(scaler.transform(test.expression))
-    print(
-        f"LOO ridge fitted in {time.perf_counter() - start:.0f} s; alphas chosen: "
-        f"{dict(zip(*np.unique(linear.alpha[np.isfinite(linear.alpha)], return_counts=True), strict=True))}"
-    )
+    ridge_cache = args.cache / "ridge_loo.npy"
+    if ridge_cache.exists():
+        predictions["ridge_loo"] = np.load(ridge_cache)
+    else:
+        scaler = GeneScaler.fit(train.expression)
+        y = TargetScaler.fit(train.log_auc).transform(train.log_auc)
+        linear, _ = fit_linear_component(scaler.transform(train.expression), y)
+        predictions["ridge_loo"] = linear.predict(scaler.transform(test.expression))
+        np.save(ridge_cache, predictions["ridge_loo"])
+        alphas = dict(zip(*np.unique(linear.alpha[np.isfinite(linear.alpha)], return_counts=True), strict=True))
+        print(f"LOO ridge fitted in {time.perf_counter() - start:.0f} s; alphas chosen: {alphas}", flush=True)
     score("ridge_loo", predictions["ridge_loo"])
+    if args.ridge_only:
+        return
     predictions["ridge_inner_split"] = ridge_predictor()(train, test)
     score("ridge_inner_split", predictions["ridge_inner_split"])
     predictions["tissue"] = tissue_predictor()(train, test)

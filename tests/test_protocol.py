@@ -50,7 +50,9 @@ def test_per_drug_ridge_equals_the_direct_solution_and_loo_matches_refitting() -
         np.testing.assert_allclose(loo[lines, drug], refit, atol=1e-3)
         assert np.isnan(loo[~rows, drug]).all()
     relevance = component.relevance(x[:2])
-    np.testing.assert_allclose(relevance.sum(axis=2) + component.intercept, component.predict(x[:2]), atol=1e-4)
+    np.testing.assert_allclose(
+        relevance.sum(axis=2) + component.intercept, component.predict(x[:2]), atol=1e-4
+    )
 
 
 def test_paired_comparison_and_within_lineage() -> None:
@@ -92,7 +94,9 @@ def test_cv_of_the_hybrid_gives_every_method_on_the_same_folds() -> None:
 def test_hybrid_bundle_round_trip_and_version_one_bundles(tmp_path) -> None:
     data = planted_data(n_cells=60)
     fitted = fit(data, TrainingConfig(epochs=2, linear_weight=0.3), SMALL, fingerprints=torch.zeros(12, 8))
-    directory = save_bundle(tmp_path / "b", fitted, data.genes, data.drugs.assign(cv_rho=0.3), {}, {}, ["GDSC2"])
+    directory = save_bundle(
+        tmp_path / "b", fitted, data.genes, data.drugs.assign(cv_rho=0.3), {}, {}, ["GDSC2"]
+    )
     bundle = load_bundle(directory)
     assert bundle.fitted.linear_weight == pytest.approx(0.3)
     scaled = fitted.gene_scaler.transform(data.expression[:3])
@@ -107,3 +111,53 @@ def test_hybrid_bundle_round_trip_and_version_one_bundles(tmp_path) -> None:
     old = load_bundle(directory)
     assert old.fitted.linear is None
     np.testing.assert_allclose(old.fitted.predict_scaled(scaled), fitted.predict_network(scaled), atol=1e-6)
+
+
+def test_run_validation_reports_the_protocol_without_the_selection_lines() -> None:
+    from neurix_core.train.pipeline import run_validation
+
+    data = planted_data(n_cells=120)
+    data.cell_info = pd.DataFrame({"lineage": ["lung"] * 60 + ["skin"] * 60}, index=data.cell_lines)
+    training = TrainingConfig(epochs=10, learning_rate=3e-3, linear_weight=0.5)
+    validation, drugs = run_validation(
+        data, None, 4, training, SMALL, baseline=True, external=False, log=lambda m: None
+    )
+    assert validation["n_selection_cell_lines"] == 24 and validation["n_evaluation_cell_lines"] == 96
+    assert validation["protocol"]["n_cell_lines"] == 96
+    assert {"ridge_rho", "network_rho", "tissue_rho", "cv_rho"} <= set(drugs.columns)
+    assert validation["ridge_baseline"]["n_compared"] == 12
+    assert "wilcoxon_p" in validation["protocol"]["paired"]["model_vs_ridge"]
+
+
+def test_protocol_figures_render_as_table_and_sentences() -> None:
+    from neurix_core.report.protocol import methods_frame, paired_sentence, protocol_text
+
+    block = {
+        "summary": {"all": {"mean_rho": 0.4, "median_rho": 0.39, "n_rho_gt_0.2": 600}},
+        "within_lineage_rho": 0.2,
+    }
+    protocol = {
+        "model": block,
+        "ridge": block,
+        "n_cell_lines": 692,
+        "n_lineages_within": 14,
+        "paired": {
+            "model_vs_ridge": {
+                "n_drugs": 697,
+                "mean_difference": 0.012,
+                "ci95": [0.009, 0.015],
+                "wins": 450,
+                "win_fraction": 450 / 697,
+                "wilcoxon_p": 1e-20,
+                "within_lineage_difference": 0.004,
+            }
+        },
+    }
+    table = methods_frame(protocol)
+    assert list(table.index) == ["Neurix (hybrid, shipped)", "per-drug ridge (α per drug by LOO)"]
+    assert table.loc["Neurix (hybrid, shipped)", "within-lineage ρ"] == 0.2
+    sentence = paired_sentence(protocol)
+    assert "+0.012" in sentence and "450 of 697" in sentence and "within lineage +0.004" in sentence
+    assert paired_sentence(protocol, "tissue") is None and paired_sentence(None) is None
+    assert "692 evaluation cell lines" in protocol_text({"protocol": protocol, "n_selection_cell_lines": 173})
+    assert protocol_text({}) is None  # bundles before format 2

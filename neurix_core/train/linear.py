@@ -1,10 +1,11 @@
 """Per-drug kernel ridge with the penalty chosen per drug by closed-form leave-one-out, kept in primal form.
 
 Why kernel form: ~700 training cell lines and ~6,000 genes, so one Gram matrix per training set and, per group of
-drugs tested on the same cell lines, one eigendecomposition give every penalty's fit at once. Leave-one-out residuals
+drugs tested on the same cell lines, cheap updates give every penalty's fit at once. Leave-one-out residuals
 of a linear smoother need no refitting: e_i = (y_i − ŷ_i) / (1 − H_ii) = dual_i / [(K + αI)⁻¹]_ii. The intercept is
-a constant feature with a large value (so practically unpenalised) inside the kernel, which keeps that identity exact. Each drug takes the penalty with the smallest LOO squared error, so the baseline gets the
-same tuning effort per drug that the model's hyperparameters got, and no held-out cell line is ever looked at.
+a constant feature with a large value (so practically unpenalised) inside the kernel, which keeps that identity exact.
+Each drug takes the penalty with the smallest LOO squared error, so the baseline gets the same tuning effort per
+drug that the model's hyperparameters got, and no held-out cell line is ever looked at.
 
 The fitted predictor is linear in the scaled expression: ŷ_d(x) = x·w_d + b_d. The weights are stored (genes × drugs)
 so a prediction's gene relevances are exact (x_g·w_gd, summing to ŷ_d − b_d).
