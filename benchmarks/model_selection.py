@@ -94,7 +94,9 @@ def main() -> None:
         linear, _ = fit_linear_component(scaler.transform(train.expression), y)
         predictions["ridge_loo"] = linear.predict(scaler.transform(test.expression))
         np.save(ridge_cache, predictions["ridge_loo"])
-        alphas = dict(zip(*np.unique(linear.alpha[np.isfinite(linear.alpha)], return_counts=True), strict=True))
+        alphas = dict(
+            zip(*np.unique(linear.alpha[np.isfinite(linear.alpha)], return_counts=True), strict=True)
+        )
         print(f"LOO ridge fitted in {time.perf_counter() - start:.0f} s; alphas chosen: {alphas}", flush=True)
     score("ridge_loo", predictions["ridge_loo"])
     if args.ridge_only:

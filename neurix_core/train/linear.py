@@ -65,7 +65,9 @@ def fit_linear_component(
     y = np.asarray(y, dtype=np.float64)
     gram = x @ x.T
     scale = float(np.mean(np.diag(gram))) or 1.0
-    gram += INTERCEPT_FEATURE * scale  # a constant feature: a practically unpenalised intercept inside the smoother
+    gram += (
+        INTERCEPT_FEATURE * scale
+    )  # a constant feature: a practically unpenalised intercept inside the smoother
     n_cells, n_drugs = y.shape
     observed = np.isfinite(y)
     counts = observed.sum(axis=0)
@@ -122,9 +124,9 @@ def fit_linear_component(
         dual[:, fitted_drugs] = duals[best, :, fitted_drugs].T
         residual = loo_residuals[best, :, fitted_drugs].T
         loo[:, fitted_drugs] = np.where(observed[:, fitted_drugs], y[:, fitted_drugs] - residual, np.nan)
-    intercept = np.where(np.isin(np.arange(n_drugs), fitted_drugs), centre, 0.0) + INTERCEPT_FEATURE * scale * dual.sum(
-        axis=0
-    )
+    intercept = np.where(
+        np.isin(np.arange(n_drugs), fitted_drugs), centre, 0.0
+    ) + INTERCEPT_FEATURE * scale * dual.sum(axis=0)
     weights = (x.T @ dual).astype(np.float32)
     component = LinearComponent(weights=weights, intercept=intercept.astype(np.float32), alpha=chosen)
     return component, loo.astype(np.float32)
