@@ -155,7 +155,8 @@ def main() -> None:
     from neurix_core.train.pipeline import choose_examples
 
     data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
-    if "lineage" in data.cell_info.columns:  # the cache keeps no lineages: pass it a dataset built without them
+    # the cache keeps no lineages: the examples can only be excluded on a dataset built from the data directory
+    if "lineage" in data.cell_info.columns:
         data = data.select(cells=~np.isin(data.cell_lines, choose_examples(data)))
     else:
         print("warning: no lineages in the cache, so the example lines cannot be excluded", flush=True)
