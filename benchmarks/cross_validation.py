@@ -162,6 +162,7 @@ def main() -> None:
     summary = summarise_methods(data, [run for run, _ in loaded], n_boot=args.boot)
     results = {
         "folds": 5,
+        "n_boot": args.boot,
         "n_drugs": len(data.drugs),
         "n_selection_lines": int(round(len(data.cell_lines) / 0.8 * 0.2)),
         "linear_weight": training.linear_weight,
