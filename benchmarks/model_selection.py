@@ -50,6 +50,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--runs", default="100:0,50:0,200:0,100:1,50:1", help="epochs:seed of each network")
     parser.add_argument("--networks-only", action="store_true", help="only train and cache the networks")
+    parser.add_argument(
+        "--inner-split-ridge", action="store_true", help="also score the previous ridge baseline"
+    )
     parser.add_argument("--ridge-only", action="store_true", help="only fit and cache the ridge")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/neurix_model_selection"))
     args = parser.parse_args()
@@ -101,8 +104,11 @@ def main() -> None:
     score("ridge_loo", predictions["ridge_loo"])
     if args.ridge_only:
         return
-    predictions["ridge_inner_split"] = ridge_predictor()(train, test)
-    score("ridge_inner_split", predictions["ridge_inner_split"])
+    if (
+        args.inner_split_ridge
+    ):  # the previous baseline (one α for all drugs from an inner split), for reference
+        predictions["ridge_inner_split"] = ridge_predictor()(train, test)
+        score("ridge_inner_split", predictions["ridge_inner_split"])
     predictions["tissue"] = tissue_predictor()(train, test)
     score("tissue", predictions["tissue"])
 
