@@ -1,7 +1,14 @@
-"""Issue-3 validation benchmark: 5-fold cell-line CV on GDSC1+GDSC2, ridge on the same folds, external validation
-across labs (GDSC ↔ PRISM), and training speed against a per-sample minibatch loop.
+"""Issue-10 accuracy benchmark: repeated 5-fold cell-line CV of the hybrid model and every baseline on the same folds.
 
-    python benchmarks/cross_validation.py [--data-dir ../shared/data] [--folds 5]
+Protocol (`neurix_core/train/protocol.py`): the six example lines are out of everything; 20% of the other lines form
+the fixed selection split that chose the blend weight (`benchmarks/model_selection.py`) and never enter this CV;
+the remaining evaluation lines get 5-fold CV under several partition seeds. Each fold fits the shipped model type
+(interaction network + per-drug ridge with its penalty chosen per drug by leave-one-out on the training folds); its
+parts give the network-only and ridge-only predictions, and the tissue-only lookup runs on the same folds. Per-drug
+ρ comes from pooled out-of-fold predictions, averaged over the partitions.
+
+    python benchmarks/cross_validation.py --partition 0      # fit and cache one partition (can run in parallel)
+    python benchmarks/cross_validation.py --seeds 0,1,2      # fit what is not cached, then report
 
 Writes benchmarks/results/cross_validation.json and .md and prints the same figures.
 """
@@ -15,89 +22,116 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurix_core.data.dataset import ResponseData, build_dataset  # noqa: E402
-from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig  # noqa: E402
-from neurix_core.train.fit import TargetScaler, drug_fingerprints, fit  # noqa: E402
-from neurix_core.train.pipeline import run_validation  # noqa: E402
+from neurix_core.model.towers import TrainingConfig  # noqa: E402
+from neurix_core.train.cv import CrossValidationResult  # noqa: E402
+from neurix_core.train.evaluation import MethodPredictions, cross_validate_methods, summarise_methods  # noqa: E402
+from neurix_core.train.pipeline import choose_examples  # noqa: E402
+from neurix_core.train.protocol import selection_mask  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
+LABELS = {
+    "model": "Neurix hybrid (shipped)",
+    "network": "interaction network alone",
+    "ridge": "per-drug ridge (α per drug, LOO)",
+    "tissue": "tissue-only lookup",
+}
 
 
-class PairDataset(torch.utils.data.Dataset):
-    """The reference implementation's approach: one (cell line, drug) pair per item, looked up in pandas frames."""
-
-    def __init__(self, data: ResponseData, expression: pd.DataFrame) -> None:
-        target = TargetScaler.fit(data.log_auc).transform(data.log_auc)
-        rows, cols = np.nonzero(np.isfinite(target))
-        self.pairs = pd.DataFrame(
-            {"cell": np.array(data.cell_lines)[rows], "drug": cols, "y": target[rows, cols]}
-        )
-        self.expression = expression
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, float]:
-        pair = self.pairs.iloc[index]
-        x = torch.tensor(self.expression.loc[pair["cell"]].to_numpy(), dtype=torch.float32)
-        return x, int(pair["drug"]), float(pair["y"])
+def evaluation_data(data_dir: Path) -> ResponseData:
+    """GDSC1+GDSC2 lines with a response, minus the six example lines and the selection split."""
+    full = build_dataset(data_dir, ["GDSC1", "GDSC2"])
+    data = full.select(cells=np.isfinite(full.log_auc).any(axis=1))
+    data = data.select(cells=~np.isin(data.cell_lines, choose_examples(data)))
+    return data.select(cells=~selection_mask(data.cell_lines))
 
 
-def per_sample_pairs_per_second(data: ResponseData, fingerprints: torch.Tensor, n_batches: int = 20) -> float:
-    """Time a per-pair minibatch loop (batch 256, DataLoader over pandas) for n_batches training steps."""
-    expression = pd.DataFrame(data.expression, index=data.cell_lines)
-    loader = torch.utils.data.DataLoader(PairDataset(data, expression), batch_size=256, shuffle=True)
-    config = ModelConfig(
-        n_genes=len(data.genes), n_drugs=len(data.drugs), fingerprint_bits=fingerprints.shape[1]
+def run_partition(data: ResponseData, seed: int, cache: Path, training: TrainingConfig) -> None:
+    """Fit one partition's folds and cache the network, ridge and tissue out-of-fold predictions."""
+    fit_config = TrainingConfig(**{**training.to_dict(), "linear_weight": max(training.linear_weight, 0.5)})
+    start = time.perf_counter()
+    runs = cross_validate_methods(
+        data,
+        fit_config,
+        {},
+        seed=seed,
+        on_fold=lambda fold, seconds: print(
+            f"partition {seed}: fold {fold + 1}/5 ({seconds:.0f} s)", flush=True
+        ),
     )
-    model = InteractionModel(config, fingerprints)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    start, pairs = time.perf_counter(), 0
-    for step, (x, drug, y) in enumerate(loader):
-        latent = model.expression_tower(x) * model.drug_latent(drug)  # one expression-tower pass per pair
-        loss = ((latent.mean(dim=1) - y.float()) ** 2).mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        pairs += len(y)
-        if step + 1 == n_batches:
-            break
-    return pairs / (time.perf_counter() - start)
+    np.savez(
+        cache / f"partition_{seed}.npz",
+        folds=runs.result.folds,
+        seconds=time.perf_counter() - start,
+        epochs=training.epochs,
+        **{name: runs.predictions[name] for name in ("network", "ridge", "tissue")},
+    )
+
+
+def load_partition(
+    data: ResponseData, seed: int, cache: Path, weight: float
+) -> tuple[MethodPredictions, float]:
+    stored = np.load(cache / f"partition_{seed}.npz")
+    predictions = {name: stored[name] for name in ("network", "ridge", "tissue")}
+    predictions["model"] = ((1 - weight) * predictions["network"] + weight * predictions["ridge"]).astype(
+        np.float32
+    )
+    result = CrossValidationResult(stored["folds"], predictions["model"], None, {}, float(stored["seconds"]))
+    return MethodPredictions(seed, result, predictions), float(stored["seconds"])
 
 
 def markdown(results: dict) -> str:
-    cv, ridge = results["validation"]["cross_validation"]["summary"], results["validation"]["ridge_baseline"]
+    s = results["summary"]
     lines = [
-        "| drugs | n | model mean ρ | model median ρ | model ρ>0.2 | model ρ>0.3 | ridge mean ρ | ridge ρ>0.2 |",
+        f"Repeated {results['folds']}-fold CV over {s['n_cell_lines']} evaluation cell lines (partition seeds "
+        f"{s['partition_seeds']}; {results['n_selection_lines']} selection lines and 6 example lines held out), "
+        f"GDSC1+GDSC2, {results['n_drugs']} drugs. Per-drug Spearman ρ from pooled out-of-fold predictions, "
+        f"averaged over partitions; interval = 2.5–97.5% of a cell-line bootstrap ({results['n_boot']} resamples "
+        "per partition).",
+        "",
+        "| method | mean ρ | 95% interval | by partition | median ρ | ρ > 0.2 | ρ > 0.3 | within-lineage ρ |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for key in cv:
-        m, r = cv[key], ridge["summary"].get(key, {})
+    for key, label in LABELS.items():
+        if key not in s:
+            continue
+        a = s[key]["summary"]["all"]
+        ci = s[key].get("bootstrap_ci95", [float("nan")] * 2)
         lines.append(
-            f"| {key} | {m['n_drugs']} | {m['mean_rho']:.3f} | {m['median_rho']:.3f} | "
-            f"{m['n_rho_gt_0.2']} ({m['frac_rho_gt_0.2']:.0%}) | {m['n_rho_gt_0.3']} ({m['frac_rho_gt_0.3']:.0%}) | "
-            f"{r.get('mean_rho', float('nan')):.3f} | {r.get('n_rho_gt_0.2', '')} |"
+            f"| {label} | {a['mean_rho']:.3f} | {ci[0]:.3f}–{ci[1]:.3f} | "
+            f"{', '.join(f'{v:.3f}' for v in s[key]['mean_rho_by_seed'])} | {a['median_rho']:.3f} | "
+            f"{a['n_rho_gt_0.2']} ({a['frac_rho_gt_0.2']:.0%}) | {a['n_rho_gt_0.3']} ({a['frac_rho_gt_0.3']:.0%}) | "
+            f"{s[key]['within_lineage_rho']:.3f} |"
         )
-    lines.append("")
-    lines.append(f"Model beats ridge on {ridge['model_wins']} of {ridge['n_compared']} drugs.")
-    for name, block in results["validation"].get("external", {}).items():
-        s = block["summary"].get("all", {})
+    lines += [
+        "",
+        f"Within-lineage ρ: mean per-drug ρ inside each of {s['n_lineages_within']} lineages with ≥ 15 evaluation "
+        "lines, averaged over lineages (what the model adds beyond tissue of origin).",
+        "",
+        "| paired, per drug | mean difference | 95% interval (drugs) | 95% interval (bootstrap) | wins | Wilcoxon p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, p in s["paired"].items():
+        boot = p.get("bootstrap_ci95", [float("nan")] * 2)
         lines.append(
-            f"External {name}: {s.get('n_drugs', 0)} shared drug pairs, mean ρ {s.get('mean_rho', float('nan')):.3f}, "
-            f"{s.get('n_rho_gt_0.2', 0)} with ρ > 0.2 (train {block['summary'].get('n_train_cell_lines')} / "
-            f"test {block['summary'].get('n_test_cell_lines')} cell lines)."
+            f"| {key.replace('_', ' ')} | {p['mean_difference']:+.4f} | {p['ci95'][0]:+.4f} to {p['ci95'][1]:+.4f} | "
+            f"{boot[0]:+.4f} to {boot[1]:+.4f} | {p['wins']} of {p['n_drugs']} ({p['win_fraction']:.0%}) | "
+            f"{p['wilcoxon_p']:.1e} |"
         )
-    speed = results["speed"]
+    if "within_lineage_difference" in s["paired"].get("model_vs_ridge", {}):
+        lines.append(
+            f"\nWithin lineage the model is {s['paired']['model_vs_ridge']['within_lineage_difference']:+.4f} ρ "
+            "ahead of ridge."
+        )
     lines.append(
-        f"Training: {speed['matrix_pairs_per_second']:,.0f} pairs/s (matrix) vs "
-        f"{speed['per_sample_pairs_per_second']:,.0f} pairs/s (per-sample loop): {speed['speedup']:.0f}×. "
-        f"Full {results['folds']}-fold CV: {speed['cv_wall_seconds']:.0f} s on {torch.get_num_threads()} threads."
+        f"\nBlend weight of the ridge part w = {results['linear_weight']} (chosen on the selection split), "
+        f"network {results['epochs']} epochs. Fitting one partition (5 folds, network + ridge) took "
+        f"{', '.join(f'{v:.0f}' for v in results['partition_seconds'])} s on a shared machine."
     )
     return "\n".join(lines) + "\n"
 
@@ -107,61 +141,35 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument(
-        "--validation-from",
-        type=Path,
-        default=None,
-        help="read CV/ridge/external figures from a bundle that `neurix train --baseline --external` wrote "
-        "(the same run_validation code) and only measure training speed here",
-    )
+    parser.add_argument("--seeds", default="0,1,2", help="partition seeds to report")
+    parser.add_argument("--partition", type=int, default=None, help="only fit and cache this partition")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/neurix_cross_validation"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--boot", type=int, default=100, help="cell-line bootstrap resamples per partition")
     args = parser.parse_args()
-    torch.set_num_threads(2)
-    full = build_dataset(args.data_dir, ["GDSC1", "GDSC2", "PRISM"])
-    data = full.select(drugs=full.screen_mask(["GDSC1", "GDSC2"]))
-    data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
-    print(
-        f"GDSC1+GDSC2: {len(data.cell_lines)} cell lines × {len(data.drugs)} drugs, {data.n_pairs:,} pairs",
-        flush=True,
-    )
+    torch.set_num_threads(args.threads)
+    args.cache.mkdir(parents=True, exist_ok=True)
     training = TrainingConfig()
-    if args.validation_from is not None:
-        bundle_dir = args.validation_from
-        validation = json.loads((bundle_dir / "validation.json").read_text())
-        drugs = pd.read_csv(bundle_dir / "drugs.csv")
-        print(f"validation figures read from {bundle_dir}", flush=True)
-    else:
-        validation, drugs = run_validation(
-            data,
-            full,
-            args.folds,
-            training,
-            {},
-            baseline=True,
-            external=True,
-            log=lambda m: print(m, flush=True),
-        )
-
-    fingerprints = drug_fingerprints(data)
-    start = time.perf_counter()
-    short = TrainingConfig(epochs=5)
-    fit(data, short, fingerprints=fingerprints)
-    matrix_rate = data.n_pairs * short.epochs / (time.perf_counter() - start)
-    loop_rate = per_sample_pairs_per_second(data, fingerprints)
-    speed = {
-        "matrix_pairs_per_second": matrix_rate,
-        "per_sample_pairs_per_second": loop_rate,
-        "speedup": matrix_rate / loop_rate,
-        "cv_wall_seconds": validation["cross_validation"]["seconds"],
-        "threads": torch.get_num_threads(),
-    }
+    data = evaluation_data(args.data_dir)
+    print(f"evaluation set: {len(data.cell_lines)} cell lines × {len(data.drugs)} drugs", flush=True)
+    seeds = [args.partition] if args.partition is not None else [int(s) for s in args.seeds.split(",")]
+    for seed in seeds:
+        if not (args.cache / f"partition_{seed}.npz").exists():
+            run_partition(data, seed, args.cache, training)
+    if args.partition is not None:
+        return
+    loaded = [load_partition(data, seed, args.cache, training.linear_weight) for seed in seeds]
+    summary = summarise_methods(data, [run for run, _ in loaded], n_boot=args.boot)
     results = {
-        "folds": args.folds,
-        "validation": validation,
-        "speed": speed,
-        "per_drug": drugs[
-            ["drug_key", "drug_name", "drug_class", "n_cell_lines", "cv_rho", "ridge_rho"]
-        ].to_dict(orient="records"),
+        "folds": 5,
+        "n_boot": args.boot,
+        "n_drugs": len(data.drugs),
+        "n_selection_lines": int(round(len(data.cell_lines) / 0.8 * 0.2)),
+        "linear_weight": training.linear_weight,
+        "epochs": training.epochs,
+        "partition_seconds": [seconds for _, seconds in loaded],
+        "summary": summary,
+        "drugs": data.drugs[["drug_key", "drug_name", "drug_class"]].to_dict(orient="list"),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cross_validation.json").write_text(json.dumps(results, indent=1, default=float))

@@ -193,7 +193,7 @@ class Neurix:
     def explainer(self) -> InteractionLRP:
         with self._lock:
             if self._explainer is None:
-                self._explainer = InteractionLRP(self.bundle.model)
+                self._explainer = InteractionLRP.from_fitted(self.bundle.fitted)
             return self._explainer
 
     @property

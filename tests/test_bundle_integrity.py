@@ -138,8 +138,8 @@ CASES: dict[str, tuple[Edit, str]] = {
         r"is not a Neurix model bundle \(foreign manifest\)",
     ),
     "future_format_version": (
-        _edit_manifest(lambda m: m.update(format_version=2)),
-        r"bundle format version 2 is not supported by this Neurix .*reads version 1.*retrain or upgrade",
+        _edit_manifest(lambda m: m.update(format_version=3)),
+        r"bundle format version 3 is not supported by this Neurix .*reads versions 1, 2.*retrain or upgrade",
     ),
     "format_version_missing": (
         _edit_manifest(lambda m: m.pop("format_version")),

@@ -365,3 +365,42 @@ def test_cohort_relevance_on_linear_model_with_known_answer() -> None:
     assert np.isnan(frame.loc["D", "expression_relevance_r"])  # constant expression: no relation defined
     assert frame.loc["A", "rank"] == 1
     assert (frame["n_samples"] == n).all()
+
+
+def test_hybrid_relevance_adds_exact_linear_part_and_sums_to_prediction() -> None:
+    """Hybrid: (1 − w)·LRP(network) + w·x_g·β_gd; Σ genes + stated bias share = prediction, and the linear part's
+    relevances are exact (a zero-bias network and zero intercept leave no bias share)."""
+    from neurix_core.train.linear import LinearComponent
+
+    model = make_model(zero_bias=True)
+    rng = np.random.default_rng(3)
+    linear = LinearComponent(
+        weights=rng.normal(size=(40, 9)).astype(np.float64),
+        intercept=np.zeros(9),
+        alpha=np.ones(9),
+    )
+    x = profiles(3)
+    hybrid = InteractionLRP(model, linear=linear, linear_weight=0.4)
+    network_only = InteractionLRP(model)
+    relevance = hybrid.relevance(x)
+    expected = 0.6 * network_only.relevance(x) + 0.4 * x[:, None, :] * torch.as_tensor(linear.weights).T[None]
+    torch.testing.assert_close(relevance, expected)
+    prediction = hybrid.predict(x)
+    torch.testing.assert_close(
+        prediction, 0.6 * eval_predictions(model, x) + 0.4 * x @ torch.as_tensor(linear.weights)
+    )
+    torch.testing.assert_close(relevance.sum(dim=2), prediction, atol=1e-5, rtol=1e-5)
+    # with biases and an intercept the stated bias share closes the sum exactly
+    biased = InteractionLRP(
+        make_model(),
+        linear=LinearComponent(linear.weights, np.full(9, 0.3), linear.alpha),
+        linear_weight=0.4,
+    )
+    share = biased.bias_share(x)
+    torch.testing.assert_close(biased.relevance(x).sum(dim=2) + share, biased.predict(x))
+    assert float(share.abs().min()) > 0.05  # the intercept's 0.4 × 0.3 is part of it
+    frame = relevance_frame(biased, x.numpy(), ["a", "b", "c"], [f"g{i}" for i in range(40)], drug_index=[2])
+    one = frame[frame["sample"] == "b"]
+    assert one["relevance"].sum() + one["bias_share"].iloc[0] == pytest.approx(
+        one["prediction"].iloc[0], abs=1e-6
+    )

@@ -20,6 +20,7 @@ from neurix_core.report.figures import (
     rho_histogram,
     ridge_comparison,
 )
+from neurix_core.report.protocol import methods_frame, paired_sentence, protocol_text
 from neurix_core.report.text import PLATFORM_CAVEAT, training_data_text
 
 EXTERNAL_TITLES = {
@@ -99,8 +100,9 @@ def _cross_validation(neurix: Neurix) -> None:
         return
     st.markdown(
         f"{cv.get('n_folds', 5)}-fold cross-validation over cell lines: each drug's ρ is the Spearman "
-        "correlation between predicted and measured response of cell lines the model did not see. This ρ "
-        "is the reliability badge shown next to every prediction where the bundle has no measured hit rates."
+        "correlation between predicted and measured response of cell lines the model did not see (pooled "
+        "out-of-fold predictions in bundles from format 2). This ρ is the reliability badge shown next to "
+        "every prediction where the bundle has no measured hit rates."
     )
     table = summary_frame(cv.get("summary"))
     if not table.empty:
@@ -109,6 +111,31 @@ def _cross_validation(neurix: Neurix) -> None:
         left, right = st.columns(2)
         left.plotly_chart(rho_histogram(drugs), key="rho_hist", config={"displaylogo": False})
         right.plotly_chart(rho_by_class(drugs), key="rho_class", config={"displaylogo": False})
+
+
+def _protocol(neurix: Neurix) -> None:
+    """Baselines on the same folds, within-lineage ρ and the paired comparison (bundle format 2)."""
+    validation = neurix.bundle.validation or {}
+    text = protocol_text(validation)
+    if text is None:
+        return
+    st.subheader("Against the baselines, and beyond tissue of origin")
+    st.markdown(
+        "The shipped model is a **hybrid**: the interaction network plus a per-drug ridge regression on the same "
+        f"genes (ridge share {neurix.bundle.fitted.linear_weight:.2f}); both parts are explained gene by gene. "
+        + text
+    )
+    table = methods_frame(validation.get("protocol"))
+    if not table.empty:
+        st.dataframe(table)
+    for baseline in ("ridge", "tissue"):
+        sentence = paired_sentence(validation.get("protocol"), baseline)
+        if sentence:
+            st.markdown(f"- {sentence}")
+    st.caption(
+        "One partition of the cell lines, as trained; README and benchmarks/results/cross_validation.md give the "
+        "repeated cross-validation (three partitions) with 95% intervals."
+    )
 
 
 def _ridge(neurix: Neurix) -> None:
@@ -222,6 +249,7 @@ def render() -> None:
     _training_data(neurix)
     _cross_validation(neurix)
     trust_panels.calibration_section(neurix)
+    _protocol(neurix)
     _ridge(neurix)
     _external(neurix)
     _biology(neurix)

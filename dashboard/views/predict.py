@@ -68,7 +68,14 @@ def _detection(profile: w.LoadedProfile, sample: str) -> None:
         or profile.coverage(sample) < 0.9
         or (quality is not None and bool(quality.flagged or quality.unrecognised_labels))
     )
+    choice = profile.model_input.scaling
+    if choice is not None:
+        headline += f" · platform {profile.scaling_summary()['Platform']}"
     with st.expander(headline, expanded=attention and not profile.is_example, icon=":material/fact_check:"):
+        if choice is not None:
+            scaling = profile.scaling_summary()
+            st.markdown(f"**Platform:** {scaling['Platform']} · **Scaling:** {scaling['Scaling']}")
+            st.caption(choice.describe().split(" WARNING:")[0])
         cols = st.columns(4)
         cols[0].metric("Samples", summary["Samples"])
         cols[1].metric(
@@ -142,12 +149,8 @@ def _detection(profile: w.LoadedProfile, sample: str) -> None:
             icon=":material/warning:",
         )
     choice = profile.model_input.scaling
-    if choice is not None:
-        scaling = profile.scaling_summary()
-        st.markdown(f"**Platform:** {scaling['Platform']} · **Scaling:** {scaling['Scaling']}")
-        st.caption(choice.describe().split(" WARNING:")[0])
-        if choice.flag:
-            st.warning(choice.flag, icon=":material/warning:")
+    if choice is not None and choice.flag:
+        st.warning(choice.flag, icon=":material/warning:")
     if profile.warnings:
         st.warning("\n".join(f"- {message}" for message in profile.warnings), icon=":material/warning:")
 

@@ -287,7 +287,7 @@ def held_out_folds(
         expression = data.expression[rows]
         held_out.append(
             HeldOutFold(
-                explainer=InteractionLRP(fitted.model),
+                explainer=InteractionLRP.from_fitted(fitted),
                 scaled=fitted.gene_scaler.transform(expression),
                 expression=np.nan_to_num(expression),
                 observed=np.isfinite(data.log_auc[rows]),

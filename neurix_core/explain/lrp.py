@@ -22,6 +22,11 @@ Biases absorb part of the relevance (for a unit with positive output the share b
 γ-denominator), so Σ_genes R = ŷ − (bias-absorbed relevance); with zero biases the sum equals the
 prediction (up to the 1e-6 stabiliser).
 
+Hybrid models (bundle format 2): the prediction is (1 − w)·network + w·(x·β_d + b_d), a per-drug ridge part beside
+the interaction term. Its gene relevances are exact, w·x_g·β_gd; the explainer adds them to (1 − w)·LRP, so a gene's
+relevance is its share of the whole prediction. What no gene carries (the bias share) is w·b_d plus what the
+network's biases absorb: ``bias_share`` states it, and Σ_genes R + bias share = prediction.
+
 Speed: for a fixed input the whole LRP backward pass is linear in the output relevance. So per profile we
 compute the genes × K "basis" (relevance of each gene when unit k receives relevance 1) in one batched
 backward pass, and the relevance for every drug is ``(f(d) ∘ g(x) / K) @ basis`` — one matrix product for
@@ -46,6 +51,7 @@ from zennit.composites import LayerMapComposite, NameMapComposite
 from zennit.rules import Epsilon, Gamma
 
 from neurix_core.model.towers import InteractionModel
+from neurix_core.train.linear import LinearComponent
 
 DEFAULT_GAMMA = 0.25
 # Rows (profile × output-relevance vectors) pushed through one backward pass: bounds peak memory at a few
@@ -95,10 +101,20 @@ class InteractionLRP:
     """
 
     @_autograd_on
-    def __init__(self, model: InteractionModel, gamma: float = DEFAULT_GAMMA) -> None:
+    def __init__(
+        self,
+        model: InteractionModel,
+        gamma: float = DEFAULT_GAMMA,
+        linear: LinearComponent | None = None,
+        linear_weight: float = 0.0,
+    ) -> None:
         if gamma < 0:
             raise ValueError("gamma must be >= 0")
+        if linear is not None and not 0.0 <= linear_weight <= 1.0:
+            raise ValueError("linear_weight must be in [0, 1]")
         self.gamma = float(gamma)
+        self.linear_weight = float(linear_weight) if linear is not None else 0.0
+        self.network_weight = 1.0 - self.linear_weight
         snapshot = copy.deepcopy(model).eval()
         for parameter in snapshot.parameters():
             parameter.requires_grad_(False)
@@ -113,6 +129,11 @@ class InteractionLRP:
         self.n_genes = int(first.in_features)
         self.dtype = first.weight.dtype
         self.device = first.weight.device
+        self.linear_weights: Tensor | None = None  # genes × drugs
+        self.linear_intercept: Tensor | None = None
+        if linear is not None:
+            self.linear_weights = torch.as_tensor(linear.weights, dtype=self.dtype, device=self.device)
+            self.linear_intercept = torch.as_tensor(linear.intercept, dtype=self.dtype, device=self.device)
         # zennit registers hooks on the (private) tower for the duration of a backward pass: serialise calls
         # so one explainer can be shared between threads (e.g. web-server workers) without hooks stacking up.
         self._lock = threading.Lock()
@@ -158,12 +179,45 @@ class InteractionLRP:
         with self._lock, torch.no_grad():
             return self.tower(x)
 
+    @classmethod
+    def from_fitted(cls, fitted, gamma: float = DEFAULT_GAMMA) -> InteractionLRP:
+        """Explainer of a FittedModel as it predicts: the network and, for a hybrid, its linear part."""
+        return cls(fitted.model, gamma, linear=fitted.linear, linear_weight=fitted.linear_weight)
+
     def predict(
         self, x: Tensor | np.ndarray, drug_index: Tensor | Sequence[int] | int | None = None
     ) -> Tensor:
         """The model's prediction profiles × drugs, from the same snapshot the relevances explain."""
-        f = self.drug_latents[self._as_drug_index(drug_index)]
-        return InteractionModel.interact(self.latent(x), f)
+        index = self._as_drug_index(drug_index)
+        network = InteractionModel.interact(self.latent(x), self.drug_latents[index])
+        if self.linear_weights is None:
+            return network
+        return self.network_weight * network + self.linear_weight * self.predict_linear(x, index)
+
+    def predict_linear(
+        self, x: Tensor | np.ndarray, drug_index: Tensor | Sequence[int] | int | None = None
+    ) -> Tensor:
+        """The linear part's own prediction x·β_d + b_d (profiles × drugs); zeros without one."""
+        x, index = self._as_input(x), self._as_drug_index(drug_index)
+        if self.linear_weights is None:
+            return x.new_zeros(x.shape[0], index.numel())
+        return x @ self.linear_weights[:, index] + self.linear_intercept[index]
+
+    def linear_relevance(
+        self, x: Tensor | np.ndarray, drug_index: Tensor | Sequence[int] | int | None = None
+    ) -> Tensor:
+        """profiles × drugs × genes: exact relevances x_g·β_gd of the linear part alone (unweighted)."""
+        x, index = self._as_input(x), self._as_drug_index(drug_index)
+        if self.linear_weights is None:
+            return x.new_zeros(x.shape[0], index.numel(), self.n_genes)
+        return x[:, None, :] * self.linear_weights[:, index].T[None, :, :]
+
+    @_autograd_on
+    def bias_share(
+        self, x: Tensor | np.ndarray, drug_index: Tensor | Sequence[int] | int | None = None
+    ) -> Tensor:
+        """profiles × drugs: the part of the prediction no gene carries (prediction − Σ_genes relevance)."""
+        return self.predict(x, drug_index) - self.relevance(x, drug_index).sum(dim=2)
 
     @_autograd_on
     def latent_basis(self, x: Tensor | np.ndarray, rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK) -> Tensor:
@@ -194,12 +248,27 @@ class InteractionLRP:
         method: Method = "auto",
         rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
     ) -> Tensor:
-        """profiles × drugs × genes relevance; Σ_genes ≈ prediction (minus what the biases absorb).
+        """profiles × drugs × genes relevance of the whole prediction (network LRP weighted by 1 − w plus the exact
+        linear part weighted by w); Σ_genes = prediction − ``bias_share``.
 
         ``basis`` costs one backward pass of K rows per profile whatever the number of drugs; ``direct``
         one of one row per (profile, drug). ``auto`` picks the cheaper. Memory of the result is profiles ×
         drugs × genes: iterate over profile chunks for large cohorts × all drugs.
         """
+        network = self.network_relevance(x, drug_index, method, rows_per_chunk)
+        if self.linear_weights is None:
+            return network
+        return self.network_weight * network + self.linear_weight * self.linear_relevance(x, drug_index)
+
+    @_autograd_on
+    def network_relevance(
+        self,
+        x: Tensor | np.ndarray,
+        drug_index: Tensor | Sequence[int] | int | None = None,
+        method: Method = "auto",
+        rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
+    ) -> Tensor:
+        """profiles × drugs × genes LRP relevance of the interaction network alone (unweighted)."""
         x = self._as_input(x)
         f = self.drug_latents[self._as_drug_index(drug_index)]  # D × K
         n_drugs, K = f.shape

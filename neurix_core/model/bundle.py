@@ -18,6 +18,10 @@ A bundle is a directory::
                       neurix_core/explain/discovery.py)
     members.pt        a few CV fold models' expression towers (fp16) for explanation stability (optional;
                       neurix_core/explain/stability.py)
+    linear.npz        the hybrid's per-drug ridge part: weights (genes × drugs), intercept, chosen penalty
+                      (format version 2; the manifest's ``linear_weight`` is its share of the prediction)
+
+Format version 2 added the linear part; version-1 bundles (network only) still load.
 """
 
 from __future__ import annotations
@@ -44,15 +48,18 @@ from neurix_core.features.scaling import GeneScaler
 from neurix_core.io.gene_ids import repair_symbols
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
 from neurix_core.train.fit import FittedModel, TargetScaler
+from neurix_core.train.linear import LinearComponent
 from neurix_core.trust.artifacts import TRUST_FILES, TrustArtifacts
 
 BUNDLE_FORMAT = "neurix-bundle"
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)  # 1: network only
 REQUIRED_FILES = ("weights.pt", "arrays.npz", "genes.txt", "drugs.csv", "validation.json")
 OPTIONAL_FILES = (
     "examples.parquet",
     "example_responses.csv",
     "drug_map.csv",
+    "linear.npz",
     REFERENCE_FILE,
     *TRUST_FILES,
     "discovery.parquet",
@@ -164,6 +171,13 @@ def save_bundle(
         target_mean=fitted.target_scaler.mean,
         target_std=fitted.target_scaler.std,
     )
+    if fitted.linear is not None:
+        np.savez(
+            directory / "linear.npz",
+            weights=fitted.linear.weights,
+            intercept=fitted.linear.intercept,
+            alpha=fitted.linear.alpha,
+        )
     (directory / "genes.txt").write_text("\n".join(genes) + "\n", encoding="utf-8")
     drugs.to_csv(directory / "drugs.csv", index=False)
     (directory / "validation.json").write_text(
@@ -194,6 +208,7 @@ def save_bundle(
         "n_drugs": len(drugs),
         "model_config": fitted.model.config.to_dict(),
         "training_config": fitted.training.to_dict(),
+        "linear_weight": fitted.linear_weight if fitted.linear is not None else 0.0,
         "loss_history": fitted.loss_history,
         "data_fingerprint": data_fingerprint,
         "libraries": library_versions(),
@@ -230,10 +245,11 @@ def read_manifest(directory: Path) -> dict:
         ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{_name(directory)} is not a Neurix model bundle (foreign manifest)")
-    if manifest.get("format_version") != BUNDLE_FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if type(version) is not int or version not in READABLE_FORMAT_VERSIONS:
         raise BundleError(
-            f"{_name(directory)}: bundle format version {manifest.get('format_version')} is not supported by this "
-            f"Neurix ({__version__}, reads version {BUNDLE_FORMAT_VERSION}); retrain or upgrade Neurix"
+            f"{_name(directory)}: bundle format version {version} is not supported by this Neurix ({__version__}, "
+            f"reads versions {', '.join(map(str, READABLE_FORMAT_VERSIONS))}); retrain or upgrade Neurix"
         )
     return manifest
 
@@ -316,12 +332,27 @@ def _load_bundle(directory: Path) -> ModelBundle:
         )
         reference = RnaseqReference.load(directory, genes, manifest) if REFERENCE_FILE in listed else None
         trust = TrustArtifacts.load(directory) if set(TRUST_FILES) <= listed else None
+        linear_weight = float(manifest.get("linear_weight", 0.0))
+        linear = None
+        if linear_weight > 0:
+            if "linear.npz" not in listed:
+                raise BundleError(
+                    f"{_name(directory)}: the manifest names a linear part but linear.npz is missing"
+                )
+            parts = np.load(directory / "linear.npz", allow_pickle=False)
+            linear = LinearComponent(parts["weights"], parts["intercept"], parts["alpha"])
+            if linear.weights.shape != (len(genes), config.n_drugs):
+                raise BundleError(
+                    f"{_name(directory)}: linear.npz does not match the genes/drugs; the bundle is inconsistent"
+                )
         fitted = FittedModel(
             model=model,
             gene_scaler=GeneScaler(mean=arrays["scaler_mean"], std=arrays["scaler_std"]),
             target_scaler=TargetScaler(mean=arrays["target_mean"], std=arrays["target_std"]),
             training=TrainingConfig(**manifest.get("training_config", {})),
             loss_history=list(manifest.get("loss_history", [])),
+            linear=linear,
+            linear_weight=linear_weight if linear is not None else 0.0,
         )
     except BundleError:
         raise

@@ -129,11 +129,12 @@ class TrainingConfig:
     """Optimisation settings, chosen with the architecture by cell-line CV on GDSC1+GDSC2
     (benchmarks/hyperparameter_search.py; results in benchmarks/results/hyperparameter_search_round*.json)."""
 
-    epochs: int = 200
+    epochs: int = 80
     batch_cell_lines: int = 32
     learning_rate: float = 1e-3
     weight_decay: float = 0.1
     seed: int = 0
+    linear_weight: float = 0.5  # share of the per-drug ridge part in the hybrid (0 = network only)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

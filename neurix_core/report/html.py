@@ -24,6 +24,7 @@ import pandas as pd
 
 from neurix_core import __version__
 from neurix_core.report.case import CaseDetails
+from neurix_core.report.protocol import paired_sentence
 from neurix_core.report.svg import diverging_bars
 from neurix_core.report.text import (
     CITATIONS,
@@ -328,7 +329,12 @@ def _cv_summary(validation: Mapping | None) -> str:
     parts = [f"mean per-drug ρ {_number(overall.get('mean_rho'), 3, signed=False)}"]
     if "n_rho_gt_0.2" in overall:
         parts.append(f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2")
-    return "5-fold cell-line cross-validation: " + ", ".join(parts) + "."
+    text = "5-fold cell-line cross-validation: " + ", ".join(parts) + "."
+    for baseline in ("ridge", "tissue"):
+        sentence = paired_sentence((validation or {}).get("protocol"), baseline)
+        if sentence:
+            text += " " + sentence
+    return text
 
 
 def _first_value(rows: pd.DataFrame, column: str) -> object:

@@ -63,7 +63,10 @@ SIGN_CONVENTION = (
     "the average cell line, positive more resistant. Gene relevance (LRP) splits one prediction over the "
     "genes: a positive relevance pushed the prediction towards resistance, a negative relevance towards "
     "sensitivity (sensitising). A gene's relevance depends on its expression in this sample: the same "
-    "gene can sensitise in one tumour and confer resistance in another."
+    "gene can sensitise in one tumour and confer resistance in another. The model is a hybrid: each gene's "
+    "relevance adds its share from the interaction network (LRP) and from the per-drug linear part (exactly "
+    "expression × weight); all genes' relevances plus the bias share (what no gene carries) add up to the "
+    "prediction."
 )
 
 TRAINING_PLATFORM = (

@@ -18,6 +18,7 @@ from neurix_core.data.dataset import ResponseData
 from neurix_core.features.fingerprints import FINGERPRINT_BITS, morgan_fingerprints
 from neurix_core.features.scaling import GeneScaler
 from neurix_core.model.towers import InteractionModel, ModelConfig, TrainingConfig
+from neurix_core.train.linear import LinearComponent, fit_linear_component
 
 ProgressCallback = Callable[[int, int, float], None]  # (epoch, epochs, training loss)
 
@@ -53,12 +54,24 @@ class FittedModel:
     target_scaler: TargetScaler
     training: TrainingConfig
     loss_history: list[float]
+    linear: LinearComponent | None = None  # hybrid: per-drug ridge beside the interaction term
+    linear_weight: float = 0.0  # prediction = (1 − w)·network + w·linear (w = 0 without a linear part)
 
     def predict_scaled(
         self, scaled_expression: np.ndarray, batch_size: int = 512, drug_latent: torch.Tensor | None = None
     ) -> np.ndarray:
         """z-scored log AUC predictions (profiles × all drugs) for already-scaled expression; ``drug_latent``
         (all drugs' f(d)) may be passed in by a server that computed it once for a fixed model."""
+        network = self.predict_network(scaled_expression, batch_size, drug_latent)
+        if self.linear is None:
+            return network
+        w = self.linear_weight
+        return ((1.0 - w) * network + w * self.linear.predict(scaled_expression)).astype(np.float32)
+
+    def predict_network(
+        self, scaled_expression: np.ndarray, batch_size: int = 512, drug_latent: torch.Tensor | None = None
+    ) -> np.ndarray:
+        """The interaction network's part alone (profiles × drugs)."""
         self.model.eval()
         outputs = []
         with torch.no_grad():
@@ -139,4 +152,8 @@ def fit(
         if progress is not None:
             progress(epoch + 1, training.epochs, history[-1])
     model.cpu().eval()
-    return FittedModel(model, gene_scaler, target_scaler, training, history)
+    fitted = FittedModel(model, gene_scaler, target_scaler, training, history)
+    if training.linear_weight > 0:
+        fitted.linear, _ = fit_linear_component(x_all.cpu().numpy(), y_scaled)
+        fitted.linear_weight = float(training.linear_weight)
+    return fitted

@@ -1,8 +1,10 @@
 """One command from data directory to a validated, shippable model bundle.
 
 Steps: build the dataset → hold out a few example cell lines (shown in the dashboard beside their measured
-responses) → 5-fold cell-line cross-validation of the model (per-drug ρ = the reliability badge), optionally the ridge
-baseline on the same folds and the external validation across labs → fit on all other cell lines → drug map → bundle.
+responses) → 5-fold cell-line cross-validation of the hybrid model on the evaluation lines (per-drug ρ = the
+reliability badge; the selection lines that chose its settings stay out), optionally its ridge/network parts and the
+tissue lookup on the same folds and the external validation across labs → fit on all non-example lines → drug map →
+bundle.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from neurix_core.explain.artifacts import explanation_artifacts
 from neurix_core.model.bundle import save_bundle
 from neurix_core.model.towers import TrainingConfig
 from neurix_core.repurpose.drug_map import compute_drug_map
-from neurix_core.train.baselines import ridge_predictor
-from neurix_core.train.cv import cross_validate, interaction_predictor
+from neurix_core.train.cv import interaction_predictor
+from neurix_core.train.evaluation import cross_validate_methods, summarise_methods
 from neurix_core.train.external import external_validation
 from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
 from neurix_core.train.platform_reference import build_rnaseq_reference
+from neurix_core.train.protocol import selection_mask
 from neurix_core.trust.artifacts import trust_from_cv, trust_summary
 
 Log = Callable[[str], None]
@@ -86,59 +89,70 @@ def run_validation(
     log: Log = print,
     keep: dict | None = None,
 ) -> tuple[dict, pd.DataFrame]:
-    """Cell-line CV of the model (and optionally ridge on the same folds, and GDSC↔PRISM external validation).
+    """Cell-line CV of the shipped model type on the evaluation lines (the selection lines stay out: they chose the
+    blend weight and epochs), with its network and ridge parts and the tissue lookup on the same folds, and
+    optionally GDSC↔PRISM external validation.
 
-    Returns the model-card dictionary and the drug table with per-drug ``cv_rho`` (and ``ridge_rho``).
-    ``full`` must hold GDSC1/GDSC2 and PRISM when ``external`` is set. ``keep`` (optional) receives the CV's
-    CrossValidationResult as ``cv`` (out-of-fold predictions, for the trust calibration), its ``folds`` and fold
-    ``models`` (for discovery and explanation stability).
+    Returns the model-card dictionary and the drug table with per-drug ``cv_rho`` (pooled out-of-fold ρ; with
+    ``baseline`` also ``ridge_rho``, ``network_rho`` and ``tissue_rho``). ``full`` must hold GDSC1/GDSC2 and PRISM
+    when ``external`` is set (and no example line). ``keep`` (optional)
+    receives the CV's CrossValidationResult as ``cv`` (out-of-fold predictions, for the trust calibration), its
+    ``folds``, fold ``models`` (for discovery and explanation stability) and the evaluation ``data`` they index.
     """
+    chosen = selection_mask(data.cell_lines)
+    evaluation = data.select(cells=~chosen)
     validation: dict = {
         "screens": sorted(set(data.drugs["screen"])),
         "n_cell_lines": len(data.cell_lines),
         "n_pairs": data.n_pairs,
+        "n_selection_cell_lines": int(chosen.sum()),
+        "n_evaluation_cell_lines": len(evaluation.cell_lines),
     }
     drugs = data.drugs.copy()
     drugs["n_cell_lines"] = np.isfinite(data.log_auc).sum(axis=0)
     drugs["cv_rho"] = np.nan
     if cv_folds >= 2:
-        fold_models: list = []
-        result = cross_validate(
-            data,
-            interaction_predictor(training, architecture, keep_models=fold_models),
+        runs = cross_validate_methods(
+            evaluation,
+            training,
+            architecture,
             n_folds=cv_folds,
             on_fold=lambda fold, seconds: log(
                 f"cross-validation fold {fold + 1}/{cv_folds} done ({seconds:.0f} s)"
             ),
         )
+        result = runs.result  # out-of-fold predictions of the shipped model type (cells × drugs)
+        protocol = summarise_methods(evaluation, [runs])
+        rho = protocol.pop("per_drug_rho")
         if keep is not None:
-            keep["cv"] = result
+            keep.update(cv=result, folds=result.folds, models=result.fold_models, data=evaluation)
         validation["cross_validation"] = {
             "n_folds": cv_folds,
             "seconds": result.seconds,
-            "summary": result.summary,
+            "summary": protocol["model"]["summary"],
+            "rho": "pooled out-of-fold per-drug Spearman ρ",
         }
-        drugs["cv_rho"] = result.per_drug["rho"].to_numpy()
-        if keep is not None:
-            keep.update(folds=result.folds, models=fold_models)
+        validation["protocol"] = protocol
+        drugs["cv_rho"] = rho["model"]
         log(
-            f"cross-validation: mean per-drug ρ {result.summary['all']['mean_rho']:.3f}, "
-            f"{result.summary['all']['n_rho_gt_0.2']} of {result.summary['all']['n_drugs']} drugs with ρ > 0.2"
+            f"cross-validation: mean per-drug ρ {protocol['model']['summary']['all']['mean_rho']:.3f}, "
+            f"{protocol['model']['summary']['all']['n_rho_gt_0.2']} of "
+            f"{protocol['model']['summary']['all']['n_drugs']} drugs with ρ > 0.2"
         )
-        if baseline:
-            ridge = cross_validate(data, ridge_predictor(), n_folds=cv_folds)
-            compared = result.per_drug["rho"].notna() & ridge.per_drug["rho"].notna()
-            wins = int((result.per_drug["rho"] > ridge.per_drug["rho"]).sum())
+        if baseline and "ridge" in rho:
+            paired = protocol["paired"]["model_vs_ridge"]
             validation["ridge_baseline"] = {
-                "summary": ridge.summary,
-                "seconds": ridge.seconds,
-                "model_wins": wins,
-                "n_compared": int(compared.sum()),
+                "summary": protocol["ridge"]["summary"],
+                "model_wins": paired["wins"],
+                "n_compared": paired["n_drugs"],
+                "alpha": "per drug, closed-form leave-one-out on the training folds",
             }
-            drugs["ridge_rho"] = ridge.per_drug["rho"].to_numpy()
+            for name in ("ridge", "network", "tissue"):
+                drugs[f"{name}_rho"] = rho[name]
             log(
-                f"ridge baseline: mean per-drug ρ {ridge.summary['all']['mean_rho']:.3f}; "
-                f"model wins on {wins} of {int(compared.sum())} drugs"
+                f"ridge baseline: mean per-drug ρ {protocol['ridge']['summary']['all']['mean_rho']:.3f}; "
+                f"model wins on {paired['wins']} of {paired['n_drugs']} drugs; tissue lookup "
+                f"{protocol['tissue']['summary']['all']['mean_rho']:.3f}"
             )
     if external and full is not None:
         predictor = interaction_predictor(training, architecture)
@@ -183,11 +197,13 @@ def train_bundle(
     is_example = np.isin(data.cell_lines, examples)
     model_data = data.select(cells=~is_example)
     fingerprints = drug_fingerprints(model_data)
+    full = full.select(cells=~np.isin(full.cell_lines, examples))  # out of external training too
     cv_keep: dict = {}
     validation, drugs = run_validation(
         model_data, full, cv_folds, training, architecture, baseline, external, log, keep=cv_keep
     )
-    writers, biology = explanation_artifacts(model_data, cv_keep, drugs, log)
+    cv_data = cv_keep.get("data", model_data)  # the evaluation lines the CV ran on (selection lines excluded)
+    writers, biology = explanation_artifacts(cv_data, cv_keep, drugs, log)
     if biology is not None:
         validation["biology_check"] = biology
     log("fitting the final model on all non-example cell lines")
@@ -205,7 +221,7 @@ def train_bundle(
     trust = None
     if "cv" in cv_keep:
         log("calibrating intervals, hit rates and the applicability domain on the out-of-fold predictions")
-        trust = trust_from_cv(model_data, cv_keep["cv"], fitted, drugs)
+        trust = trust_from_cv(cv_data, cv_keep["cv"], fitted, drugs)
         log(trust_summary(trust))
     return save_bundle(
         out,

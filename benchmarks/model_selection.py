@@ -1,0 +1,161 @@
+"""Model selection on the fixed selection split only (issue 10): the cell lines that choose, never the ones that report.
+
+Trains on the evaluation cell lines (80% of the non-example lines) and scores on the selection lines (the other 20%,
+`neurix_core/train/protocol.py: selection_mask`): networks at several epoch counts and seeds, the per-drug LOO
+kernel ridge, and blends of the two (raw average, and each standardised per drug on the scored lines' predictions for
+reference). The reported repeated CV (`benchmarks/cross_validation.py`) runs on the evaluation lines only, so these
+choices never see its test folds.
+
+    python benchmarks/model_selection.py [--data-dir ../shared/data] [--runs 100:0,50:0,200:0]
+
+Writes benchmarks/results/model_selection.json (and caches predictions under --cache) and prints the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from neurix_core.data.dataset import build_dataset  # noqa: E402
+from neurix_core.features.scaling import GeneScaler  # noqa: E402
+from neurix_core.model.towers import TrainingConfig  # noqa: E402
+from neurix_core.train.baselines import ridge_predictor  # noqa: E402
+from neurix_core.train.fit import TargetScaler, drug_fingerprints, fit  # noqa: E402
+from neurix_core.train.linear import fit_linear_component  # noqa: E402
+from neurix_core.train.metrics import per_drug_spearman  # noqa: E402
+from neurix_core.train.pipeline import choose_examples  # noqa: E402
+from neurix_core.train.protocol import selection_mask, tissue_predictor  # noqa: E402
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+WEIGHTS = tuple(round(w, 2) for w in np.linspace(0, 1, 11))
+
+
+def standardised(p: np.ndarray) -> np.ndarray:
+    return (p - p.mean(axis=0)) / np.maximum(p.std(axis=0), 1e-6)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--runs", default="100:0,50:0,200:0,100:1,50:1", help="epochs:seed of each network")
+    parser.add_argument("--networks-only", action="store_true", help="only train and cache the networks")
+    parser.add_argument(
+        "--inner-split-ridge", action="store_true", help="also score the previous ridge baseline"
+    )
+    parser.add_argument("--ridge-only", action="store_true", help="only fit and cache the ridge")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/neurix_model_selection"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    full = build_dataset(args.data_dir, ["GDSC1", "GDSC2"])
+    data = full.select(drugs=full.screen_mask(["GDSC1", "GDSC2"]))
+    data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
+    data = data.select(cells=~np.isin(data.cell_lines, choose_examples(data)))
+    chosen = selection_mask(data.cell_lines)
+    train, test = data.select(cells=~chosen), data.select(cells=chosen)
+    print(
+        f"evaluation (training here) {len(train.cell_lines)} lines, selection {len(test.cell_lines)} lines",
+        flush=True,
+    )
+    measured = test.log_auc
+    scores: dict[str, float] = {}
+    predictions: dict[str, np.ndarray] = {}
+
+    def score(name: str, p: np.ndarray) -> None:
+        scores[name] = float(np.nanmean(per_drug_spearman(p, measured)))
+        print(f"{name}: mean per-drug ρ {scores[name]:.4f}", flush=True)
+
+    if args.networks_only:
+        fingerprints = drug_fingerprints(train)
+        for run in args.runs.split(","):
+            epochs, seed = (int(v) for v in run.split(":"))
+            cached = args.cache / f"net_e{epochs}_s{seed}.npy"
+            if not cached.exists():
+                start = time.perf_counter()
+                fitted = fit(train, TrainingConfig(epochs=epochs, seed=seed), fingerprints=fingerprints)
+                np.save(cached, fitted.predict(test.expression))
+                print(f"{cached.name} trained in {time.perf_counter() - start:.0f} s", flush=True)
+        return
+    start = time.perf_counter()
+    ridge_cache = args.cache / "ridge_loo.npy"
+    if ridge_cache.exists():
+        predictions["ridge_loo"] = np.load(ridge_cache)
+    else:
+        scaler = GeneScaler.fit(train.expression)
+        y = TargetScaler.fit(train.log_auc).transform(train.log_auc)
+        linear, _ = fit_linear_component(scaler.transform(train.expression), y)
+        predictions["ridge_loo"] = linear.predict(scaler.transform(test.expression))
+        np.save(ridge_cache, predictions["ridge_loo"])
+        alphas = dict(
+            zip(*np.unique(linear.alpha[np.isfinite(linear.alpha)], return_counts=True), strict=True)
+        )
+        print(f"LOO ridge fitted in {time.perf_counter() - start:.0f} s; alphas chosen: {alphas}", flush=True)
+    score("ridge_loo", predictions["ridge_loo"])
+    if args.ridge_only:
+        return
+    if (
+        args.inner_split_ridge
+    ):  # the previous baseline (one α for all drugs from an inner split), for reference
+        predictions["ridge_inner_split"] = ridge_predictor()(train, test)
+        score("ridge_inner_split", predictions["ridge_inner_split"])
+    predictions["tissue"] = tissue_predictor()(train, test)
+    score("tissue", predictions["tissue"])
+
+    fingerprints = drug_fingerprints(train)
+    seconds = {}
+    for run in args.runs.split(","):
+        epochs, seed = (int(v) for v in run.split(":"))
+        name = f"net_e{epochs}_s{seed}"
+        cached = args.cache / f"{name}.npy"
+        if cached.exists():
+            predictions[name] = np.load(cached)
+        else:
+            start = time.perf_counter()
+            fitted = fit(train, TrainingConfig(epochs=epochs, seed=seed), fingerprints=fingerprints)
+            seconds[name] = time.perf_counter() - start
+            predictions[name] = fitted.predict(test.expression)
+            np.save(cached, predictions[name])
+            print(f"{name} trained in {seconds[name]:.0f} s", flush=True)
+        score(name, predictions[name])
+        nets = {k: v for k, v in predictions.items() if k.startswith(f"net_e{epochs}_")}
+        if len(nets) > 1:
+            predictions[f"ens{len(nets)}_e{epochs}"] = np.mean(list(nets.values()), axis=0)
+            score(f"ens{len(nets)}_e{epochs}", predictions[f"ens{len(nets)}_e{epochs}"])
+        for net_name in [k for k in predictions if k.startswith(("net_", "ens"))]:
+            for w in WEIGHTS:
+                raw = (1 - w) * predictions[net_name] + w * predictions["ridge_loo"]
+                scores[f"blend_raw[{net_name},w={w}]"] = float(np.nanmean(per_drug_spearman(raw, measured)))
+                std = (1 - w) * standardised(predictions[net_name]) + w * standardised(
+                    predictions["ridge_loo"]
+                )
+                scores[f"blend_std[{net_name},w={w}]"] = float(np.nanmean(per_drug_spearman(std, measured)))
+        best = max((k for k in scores if k.startswith("blend")), key=scores.get)
+        print(f"best blend so far: {best} {scores[best]:.4f}", flush=True)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "model_selection.json").write_text(
+            json.dumps(
+                {
+                    "n_training_lines": len(train.cell_lines),
+                    "n_selection_lines": len(test.cell_lines),
+                    "scores": scores,
+                    "train_seconds": seconds,
+                    "threads": torch.get_num_threads(),
+                },
+                indent=1,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

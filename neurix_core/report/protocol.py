@@ -1,0 +1,68 @@
+"""The validation protocol's figures as tables and sentences, shared by the Model page and the HTML report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+METHOD_LABELS = {
+    "model": "Neurix (hybrid, shipped)",
+    "network": "interaction network alone",
+    "ridge": "per-drug ridge (α per drug by LOO)",
+    "tissue": "tissue-only lookup (no expression)",
+}
+
+
+def methods_frame(protocol: Mapping | None) -> pd.DataFrame:
+    """One row per method: mean/median per-drug ρ, drugs with ρ > 0.2, within-lineage ρ (empty if absent)."""
+    rows = {}
+    for key, label in METHOD_LABELS.items():
+        block = (protocol or {}).get(key)
+        if not isinstance(block, Mapping):
+            continue
+        overall = (block.get("summary") or {}).get("all") or {}
+        rows[label] = {
+            "mean ρ": overall.get("mean_rho"),
+            "median ρ": overall.get("median_rho"),
+            "ρ > 0.2": overall.get("n_rho_gt_0.2"),
+            "within-lineage ρ": block.get("within_lineage_rho"),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    if not frame.empty:
+        frame.index.name = "method"
+    return frame.round(3)
+
+
+def paired_sentence(protocol: Mapping | None, baseline: str = "ridge") -> str | None:
+    """'Neurix − ridge: +0.012 mean ρ (95% interval …), wins on … of … drugs, Wilcoxon p …' or None."""
+    paired = ((protocol or {}).get("paired") or {}).get(f"model_vs_{baseline}")
+    if not isinstance(paired, Mapping) or "mean_difference" not in paired:
+        return None
+    low, high = paired["ci95"]
+    text = (
+        f"Neurix − {METHOD_LABELS.get(baseline, baseline)}: {paired['mean_difference']:+.3f} mean per-drug ρ "
+        f"(95% interval {low:+.3f} to {high:+.3f}), higher ρ on {paired['wins']} of {paired['n_drugs']} drugs "
+        f"({paired['win_fraction']:.0%}), Wilcoxon signed-rank p = {paired['wilcoxon_p']:.1e}"
+    )
+    if "within_lineage_difference" in paired:
+        text += f"; within lineage {paired['within_lineage_difference']:+.3f}"
+    return text + "."
+
+
+def protocol_text(validation: Mapping | None) -> str | None:
+    """How the figures were obtained, in one paragraph (None for bundles without the protocol block)."""
+    validation = validation or {}
+    protocol = validation.get("protocol")
+    if not isinstance(protocol, Mapping):
+        return None
+    return (
+        f"{validation.get('cross_validation', {}).get('n_folds', 5)}-fold cross-validation over "
+        f"{protocol.get('n_cell_lines', '?')} evaluation cell lines; "
+        f"{validation.get('n_selection_cell_lines', '?')} other lines (the selection split) chose the blend "
+        "weight and training length and are never scored here, and six example lines are out of everything. "
+        "Every method runs on the same folds with scalers fitted on the training folds; per-drug ρ comes from "
+        "pooled out-of-fold predictions. Within-lineage ρ is the mean per-drug ρ inside each lineage with ≥ 15 "
+        f"lines ({protocol.get('n_lineages_within', '?')} lineages), averaged: what the model knows beyond tissue "
+        "of origin."
+    )
