@@ -470,7 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped model)")
     report.add_argument("--input", type=Path, required=True, help="expression matrix (csv/tsv/txt/xlsx)")
-    report.add_argument("--values", default="auto", choices=["auto", "zscore", "log2tpm", "tpm", "counts"])
+    report.add_argument(
+        "--values",
+        default="auto",
+        choices=["auto", *VALUE_SCALES],
+        help="value scale of the file (default: detected and explained)",
+    )
     report.add_argument("--sample", default=None, help="sample id (needed when the file has several samples)")
     report.add_argument("--out", type=Path, required=True, help="report.pdf or report.html")
     report.add_argument(
@@ -482,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--drugs", default=None, help="comma-separated drugs to explain (default: the top 5)")
     report.add_argument("--top", type=int, default=25, help="drugs in the detailed table")
     report.add_argument("--genes", type=int, default=8, help="genes per drug and direction")
-    report.add_argument("--paper", default="a4", choices=["a4", "letter"])
+    report.add_argument("--paper", default="a4", choices=["a4", "letter"], help="page size of the PDF")
     report.set_defaults(func=cmd_report)
     return parser
 

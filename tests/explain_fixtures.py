@@ -82,6 +82,7 @@ def train_small_bundle(out: Path) -> Path:
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(pipeline, "build_dataset", lambda *_args, **_kw: data)
+            patch.setattr(pipeline, "training_platform", lambda *_args, **_kw: "microarray")
             patch.setattr(
                 pipeline,
                 "compute_drug_map",
@@ -91,7 +92,7 @@ def train_small_bundle(out: Path) -> Path:
             )
             training = TrainingConfig(epochs=50, batch_cell_lines=16, learning_rate=1e-2, weight_decay=0.0)
             return pipeline.train_bundle(
-                "unused", out, cv_folds=3, training=training, architecture=SMALL, log=lambda _m: None
+                out.parent, out, cv_folds=3, training=training, architecture=SMALL, log=lambda _m: None
             )
     finally:
         torch.set_num_threads(threads)

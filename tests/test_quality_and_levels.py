@@ -128,6 +128,7 @@ def test_default_predictions_have_one_row_per_compound(neurix: Neurix) -> None:
 
 def test_report_carries_data_quality_and_the_training_platform(neurix: Neurix) -> None:
     from neurix_core.report.html import build_report
+    from neurix_core.report.make import sample_data_quality
     from neurix_core.report.text import training_data_text
 
     profile = neurix.example_profiles().iloc[:1].T.copy()
@@ -140,7 +141,7 @@ def test_report_carries_data_quality_and_the_training_platform(neurix: Neurix) -
         pd.DataFrame(columns=["sample", "drug_key"]),
         fingerprint=parsed.fingerprint,
         manifest=neurix.bundle.manifest,
-        data_quality=neurix.quality(parsed).table(),
+        data_quality=sample_data_quality(neurix.quality(parsed), str(profile.columns[0])),
         model_text=training_data_text(5778, 697, 537),
     )
     assert "Data quality" in html and "14.3%" in html and "more than 5% imputed" in html

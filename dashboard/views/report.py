@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard import widgets as w
 from neurix_core.report.case import CaseDetails
 from neurix_core.report.html import build_report
-from neurix_core.report.make import report_bytes, sample_data_quality
+from neurix_core.report.make import model_text, report_bytes, sample_data_quality
 from neurix_core.report.pdf import pdf_available
 
 PAPERS = {"a4": "A4", "letter": "US Letter"}
@@ -107,6 +107,7 @@ def render() -> None:
             else sample_data_quality(profile.model_input, sample),
             drugs=neurix.bundle.drugs,
             paper=paper,
+            model_text=model_text(neurix),
         )
 
     preview = build(False)

@@ -33,6 +33,7 @@ from neurix_core.report.text import (
     METHODS,
     NON_CLAIMS,
     OTHER_COLOUR,
+    PLATFORM_CAVEAT,
     RELEVANCE_UNITS,
     RELIABILITY_EXPLANATION,
     RESISTANCE_COLOUR,
@@ -405,6 +406,7 @@ def build_report(
     data_quality: Mapping | None = None,
     drugs: pd.DataFrame | None = None,
     paper: str = "a4",
+    model_text: str = "",
 ) -> str:
     """The report as one HTML string (``neurix_core.report.pdf.render_pdf`` turns it into a PDF).
 
@@ -415,7 +417,8 @@ def build_report(
     lines only). ``case``: specimen, tumour type, requester and date entered by the user. ``coverage``: share of
     the model's genes the sample measured (the rest are filled with the training mean). ``data_quality``: the
     sample's data-quality record where the caller has one. ``drugs``: the bundle's drug table, for per-drug
-    figures kept there (hit rate). ``paper``: "a4" or "letter".
+    figures kept there (hit rate). ``paper``: "a4" or "letter". ``model_text``: the bundle's training-data sentence
+    (``report.text.training_data_text``); a generic one when empty.
     """
     page_size = PAPER_SIZES.get(paper.lower())
     if page_size is None:
@@ -461,7 +464,10 @@ def build_report(
         else (f"{coverage:.0%} of the model's genes measured" if coverage is not None else None)
     )
     facts = [
-        ("Training data", f"{TRAINING_PLATFORM} Screens: {screens}."),
+        (
+            "Training data",
+            model_text.replace("**", "") if model_text else f"{TRAINING_PLATFORM} Screens: {screens}.",
+        ),
         *([("Input platform", _text(platform))] if platform is not None else []),
         *([("Scaling of this input", _text(scaling))] if scaling is not None else []),
         *([("Gene coverage", filled)] if filled else []),
@@ -551,7 +557,7 @@ Expression is shown relative to the sample's own genes: high (z â‰¥ 1), low (z â
 <code>sha256sum FILE</code>. This report contains no expression values from the input.</p>
 
 <h2>Methods</h2>
-{"".join(f"<p>{_e(paragraph)}</p>" for paragraph in METHODS)}
+{"".join(f"<p>{_e(paragraph)}</p>" for paragraph in (*METHODS, PLATFORM_CAVEAT))}
 
 <h2>Limitations</h2>
 <ul>{non_claims}</ul>

@@ -55,15 +55,21 @@ def _quality_record(quality: DataQuality, sample: str) -> Mapping | None:
     """The sample's data-quality figures (``neurix_core/quality.py``) as labelled report rows."""
     for entry in quality.samples:
         if str(entry.sample) == str(sample):
+            status = {"ok": "ok", "warning": "more than 5% imputed"}.get(entry.status, entry.status)
             return {
-                "Model genes measured": f"{entry.genes_measured:,} of {entry.model_genes:,}",
-                "Imputed (training mean)": f"{entry.imputed:,} ({entry.imputed_fraction:.1%}): "
-                f"{entry.genes_absent:,} not in the file, {entry.values_missing:,} empty or NA",
-                "Data-quality status": {"ok": "ok", "warning": "more than 5% imputed"}.get(
-                    entry.status, entry.status
-                ),
+                "Data quality": f"{entry.imputed:,} model genes imputed ({entry.imputed_fraction:.1%}: "
+                f"{entry.genes_absent:,} not in the file, {entry.values_missing:,} empty or NA) · {status}"
             }
     return None
+
+
+def model_text(neurix: Neurix) -> str:
+    """The bundle's training-data sentence with its own numbers of genes, entries and compounds."""
+    from neurix_core.report.text import training_data_text
+
+    drugs = neurix.bundle.drugs
+    compounds = drugs["compound_id"].nunique() if "compound_id" in drugs else len(drugs)
+    return training_data_text(len(neurix.bundle.genes), len(drugs), compounds)
 
 
 def make_report(
@@ -134,5 +140,6 @@ def make_report(
         else sample_data_quality(model_input, sample),
         drugs=neurix.bundle.drugs,
         paper=paper,
+        model_text=model_text(neurix),
     )
     return report_bytes(report_html, fmt)

@@ -166,6 +166,12 @@ def run_validation(
     return validation, drugs
 
 
+def training_platform(data_dir: str | Path, expression: str = "auto") -> str:
+    """The expression platform a model trained from ``data_dir`` sees: DepMap RNA-seq or GDSC microarray."""
+    kind, _ = DataLayout(Path(data_dir)).expression_source(expression)
+    return "rnaseq" if kind == "depmap_expression" else "microarray"
+
+
 def train_bundle(
     data_dir: str | Path,
     out: str | Path,
@@ -184,8 +190,7 @@ def train_bundle(
     architecture = architecture if architecture is not None else DEFAULT_ARCHITECTURE
     screens = [s.upper() for s in screens]
     load_screens = sorted(set(screens) | ({"GDSC1", "GDSC2", "PRISM"} if external else set()))
-    kind, _ = DataLayout(Path(data_dir)).expression_source(expression)
-    platform = "rnaseq" if kind == "depmap_expression" else "microarray"
+    platform = training_platform(data_dir, expression)
     full = build_dataset(data_dir, load_screens, expression_source=expression)
     data = full.select(drugs=full.screen_mask(screens))
     data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
