@@ -46,7 +46,7 @@ from neurix_core.predict_levels import (
 from neurix_core.quality import DataQuality, assess_quality
 from neurix_core.repurpose.candidates import repurposing_candidates
 from neurix_core.trust.artifacts import NOT_AVAILABLE
-from neurix_core.trust.neighbours import N_SHOWN, lineage_warning, nearest_lines
+from neurix_core.trust.neighbours import N_SHOWN, lineage_warning, nearest_lines, suggested_lineage
 
 ProfileLike = ParsedProfile | ModelInput | pd.DataFrame
 # One explanation request may cover at most this many (sample, drug) pairs: ~0.3 s each on 2 cores, so a request
@@ -182,6 +182,14 @@ class Neurix:
         warnings = {s: lineage_warning(rows, tumour_type) for s, rows in first.groupby("sample", sort=False)}
         table["lineage_warning"] = table["sample"].map(warnings)
         return table
+
+    def suggested_lineage(self, profile: ProfileLike, sample: str) -> str | None:
+        """The similarity-weighted majority lineage of the sample's most similar training cell lines (None when
+        the bundle has no neighbour table): a labelled suggestion when the user has not chosen a tumour type."""
+        if self.bundle.trust is None:
+            return None
+        table = self.neighbours(profile)
+        return suggested_lineage(table[table["sample"] == str(sample)])
 
     def _trust(self):
         if self.bundle.trust is None:

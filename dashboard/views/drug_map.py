@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import widgets as w
 from neurix_core.api import Neurix
+from neurix_core.errors import NeurixError
 from neurix_core.report.figures import drug_map_scatter
 from neurix_core.report.text import reliability
 from neurix_core.repurpose.candidates import tumour_types
@@ -28,14 +29,32 @@ CLICK_KEY = "map_last_click"
 N_NEIGHBOURS = 8
 
 
-def _tumour_type(profile: w.LoadedProfile | None, sample: str | None) -> tuple[str | None, str | None]:
-    """(chosen tumour type, suggested lineage): an example cell line's lineage is offered as a labelled
-    suggestion; an upload needs a choice."""
+SUGGESTION_SOURCE = {
+    "example": "the lineage of this example cell line",
+    "neighbours": "the majority lineage of the most similar training cell lines",
+}
+
+
+def _suggestion(neurix: Neurix, profile: w.LoadedProfile, sample: str) -> tuple[str | None, str]:
+    """(suggested lineage, where it comes from): an example's own lineage, else the nearest training lines'."""
     types = tumour_types()
-    suggested = None
-    if profile is not None and sample is not None:
-        lineage = profile.sample_info.get(sample, {}).get("lineage", "")
-        suggested = lineage if lineage in types else None
+    lineage = profile.sample_info.get(sample, {}).get("lineage", "")
+    if lineage in types:
+        return lineage, "example"
+    try:
+        lineage = neurix.suggested_lineage(profile.model_input, sample)
+    except NeurixError:
+        return None, ""
+    return (lineage, "neighbours") if lineage in types else (None, "")
+
+
+def _tumour_type(
+    neurix: Neurix, profile: w.LoadedProfile | None, sample: str | None
+) -> tuple[str | None, str | None, str]:
+    """(chosen tumour type, suggested lineage, its source): a suggestion is offered, clearly labelled, and is
+    used only until the user chooses."""
+    types = tumour_types()
+    suggested, source = _suggestion(neurix, profile, sample) if profile is not None and sample else (None, "")
     options = [ANY_TUMOUR, *types]
     choice = st.selectbox(
         "Tumour type of the sample (OncoTree lineage)",
@@ -48,7 +67,7 @@ def _tumour_type(profile: w.LoadedProfile | None, sample: str | None) -> tuple[s
         help="Drugs already approved for this tumour type are not repurposing candidates; indications are "
         "matched to lineages through a vocabulary of indication terms.",
     )
-    return choice or None, suggested
+    return choice or None, suggested, source
 
 
 def _candidate_table(candidates: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
@@ -117,7 +136,9 @@ def render() -> None:
     cols = st.columns([1, 1, 1.2])
     colour_by = cols[0].selectbox("Colour drugs by", list(options), format_func=options.get, key="map_colour")
     with cols[1]:
-        tumour, suggested = _tumour_type(profile, sample) if profile is not None else (None, None)
+        tumour, suggested, source = (
+            _tumour_type(neurix, profile, sample) if profile is not None else (None, None, "")
+        )
     labels = {key: names.get(key, key) for key in table["drug_key"]}
     focus = cols[2].selectbox(
         "Find a drug (or click one on the map)",
@@ -213,8 +234,8 @@ def render() -> None:
         return
     if not tumour:
         st.warning(
-            f"Tumour type not chosen: using **{suggested}**, the lineage of this example cell line, as a "
-            "suggestion. Choose the tumour type above if it differs.",
+            f"Tumour type not chosen: using **{suggested}**, {SUGGESTION_SOURCE.get(source, 'a suggestion')}, as "
+            "a suggestion. Choose the tumour type above if it differs.",
             icon=":material/help:",
         )
     if candidates.empty:
