@@ -38,7 +38,13 @@ import pandas as pd
 
 from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.io.expression import detect_orientation
-from neurix_core.io.gene_ids import GENE_TABLE_PIN, gene_table, map_genes, recognised_fraction
+from neurix_core.io.gene_ids import (
+    GENE_TABLE_PIN,
+    GeneMapping,
+    gene_table,
+    map_genes,
+    recognised_fraction,
+)
 from neurix_core.io.tables import sniff_delimiter
 
 VALUE_SCALES = ("log2tpm", "tpm", "counts", "zscore")
@@ -594,8 +600,31 @@ def _build_profile(
         )
     if not samples or not genes:
         raise ProfileError("The table needs gene names and at least one column of expression values.")
+    matrix, text = _numbers(cells, decimal_comma)
+    return profile_from_matrix(matrix, genes, samples, values, known_genes, warnings, text, orientation)
 
-    mapping = map_genes(genes, known_genes)
+
+def profile_from_matrix(
+    matrix: np.ndarray,
+    genes: list[str],
+    samples: list[str],
+    values: str = "auto",
+    known_genes: Collection[str] | None = None,
+    warnings: list[str] | None = None,
+    text: np.ndarray | None = None,
+    orientation: str = "samples_by_genes",
+    mapping: GeneMapping | None = None,
+) -> ParsedProfile:
+    """The numeric half of the parser: samples × gene labels (float, NaN = missing) → ParsedProfile.
+
+    Uploads reach it after their text was split into cells; cohort readers (.h5ad, Parquet) call it directly
+    with each partition, so id mapping, unit rules and checks are the same everywhere. ``text`` marks cells
+    that held text (none for numeric sources); ``mapping`` skips re-mapping the same gene labels.
+    """
+    warnings = [] if warnings is None else warnings
+    matrix = np.asarray(matrix, dtype=np.float64)
+    text = np.zeros(matrix.shape, dtype=bool) if text is None else text
+    mapping = map_genes(genes, known_genes) if mapping is None else mapping
     warnings.extend(mapping.warnings)
     if gene_table() is None:
         warnings.append(
@@ -609,7 +638,6 @@ def _build_profile(
             "No recognisable genes were found: use HGNC symbols (e.g. TP53), Entrez ids or Ensembl gene ids "
             "(ENSG...) as gene names."
         )
-    matrix, text = _numbers(cells, decimal_comma)
     samples = _unique_sample_names(samples, warnings)
     matrix, text, samples = _drop_annotation_samples(matrix, text, mapped, samples, warnings)
     _check_text(text, mapped, orientation)
