@@ -45,7 +45,7 @@ TUMOUR_KEY = "neurix_tumour_type"
 UPLOADER_KEY = "neurix_upload"  # + a generation number: bumping it empties the file uploader
 MAX_RESULTS = 4
 MAX_EXPLANATIONS = 40  # drugs; one drug's all-gene explanation is ~0.5 MB
-UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz"]
+UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz", "h5ad"]
 SCALE_LABELS = {
     "auto": "auto-detect",
     "log2tpm": "log2(TPM+1)",
@@ -390,7 +390,7 @@ def upload_widget(neurix: Neurix) -> None:
             key=f"{UPLOADER_KEY}_{st.session_state.get(UPLOADER_KEY, 0)}",
             max_upload_size=max(1, limits.max_bytes // 2**20),
             help=(
-                "CSV, TSV, TXT or XLSX, optionally gzipped. Genes as rows or columns; HGNC symbols, "
+                "CSV, TSV, TXT or XLSX (optionally gzipped), or AnnData .h5ad. Genes as rows or columns; HGNC symbols, "
                 "Entrez or Ensembl gene ids; one or several samples. The file stays in this browser "
                 "session only."
             ),

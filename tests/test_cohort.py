@@ -38,7 +38,9 @@ def cohort(neurix: Neurix) -> pd.DataFrame:
     """30 noisy copies of the example lines (z-scores) plus two bad samples: too few genes, and no values."""
     examples = neurix.example_profiles()
     rng = np.random.default_rng(0)
-    values = np.repeat(examples.to_numpy(), 5, axis=0)[:N_GOOD] + rng.normal(0, 0.3, (N_GOOD, examples.shape[1]))
+    values = np.repeat(examples.to_numpy(), 5, axis=0)[:N_GOOD] + rng.normal(
+        0, 0.3, (N_GOOD, examples.shape[1])
+    )
     frame = pd.DataFrame(values, columns=examples.columns, index=[f"T{i:03d}" for i in range(N_GOOD)])
     sparse = frame.iloc[0].copy()
     sparse.iloc[: int(0.7 * len(sparse))] = np.nan  # 30% of the model's genes: below the 50% rule
@@ -87,7 +89,9 @@ def test_cohort_matches_predict_and_lists_bad_samples(run, cohort: pd.DataFrame,
     assert result.n_partitions == 4 and result.value_scale == "zscore"
     predictions = _predictions(out)
     expected = neurix.predict(cohort.iloc[:N_GOOD].astype(np.float32).astype(np.float64))
-    assert list(predictions.columns) == list(expected.columns)  # the same columns as `predict`, whatever they are
+    assert list(predictions.columns) == list(
+        expected.columns
+    )  # the same columns as `predict`, whatever they are
     assert len(predictions) == N_GOOD * len(neurix.bundle.drugs)
     merged = predictions.merge(expected, on=["sample", "drug_key"], suffixes=("", "_predict"))
     assert len(merged) == len(expected)

@@ -48,7 +48,9 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -
     neurix = Neurix.load()
     examples = neurix.example_profiles()
     rng = np.random.default_rng(1)
-    values = np.repeat(examples.to_numpy(), 7, axis=0)[:N_SAMPLES] + rng.normal(0, 0.3, (N_SAMPLES, examples.shape[1]))
+    values = np.repeat(examples.to_numpy(), 7, axis=0)[:N_SAMPLES] + rng.normal(
+        0, 0.3, (N_SAMPLES, examples.shape[1])
+    )
     names = [f"T{i:03d}" for i in range(N_SAMPLES)]
     source = tmp_path / "cohort.h5ad"
     anndata.AnnData(
@@ -57,7 +59,12 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -
         var=pd.DataFrame(index=pd.Index(list(examples.columns), dtype=object)),
     ).write_h5ad(source)
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OMP_NUM_THREADS": "1",
+        "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+    }
     address = f"tcp://127.0.0.1:{_free_port()}"
     port = address.rsplit(":", 1)[1]
     processes: list[subprocess.Popen] = []
@@ -69,7 +76,16 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -
                 tmp_path / "scheduler.log",
             )
         )
-        worker = [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1"]
+        worker = [
+            str(BIN / "dask"),
+            "worker",
+            address,
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--host",
+            "127.0.0.1",
+        ]
         worker += ["--no-dashboard", "--memory-limit", "0"]
         workers = [_start(worker, env, tmp_path / f"worker{i}.log") for i in range(2)]
         processes += workers
@@ -103,7 +119,9 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -
                 except subprocess.TimeoutExpired:
                     process.kill()
 
-    predictions = pd.concat([pd.read_parquet(p) for p in sorted((out / "predictions").glob("part-*.parquet"))])
+    predictions = pd.concat(
+        [pd.read_parquet(p) for p in sorted((out / "predictions").glob("part-*.parquet"))]
+    )
     quality = pd.concat([pd.read_parquet(p) for p in sorted((out / "quality").glob("part-*.parquet"))])
     n_drugs = len(neurix.bundle.drugs)
     assert len(predictions) == N_SAMPLES * n_drugs

@@ -55,10 +55,14 @@ def predictions_to_anndata(
         by_sample = values.groupby(rows).nunique(dropna=False).max() <= 1
         if by_drug:
             first = values.groupby(cols).first()
-            var[column] = _plain(pd.Series(first.to_numpy(), index=drugs[first.index]).reindex(drugs), var.index)
+            var[column] = _plain(
+                pd.Series(first.to_numpy(), index=drugs[first.index]).reindex(drugs), var.index
+            )
         elif by_sample:
             first = values.groupby(rows).first()
-            obs[column] = _plain(pd.Series(first.to_numpy(), index=samples[first.index]).reindex(samples), obs.index)
+            obs[column] = _plain(
+                pd.Series(first.to_numpy(), index=samples[first.index]).reindex(samples), obs.index
+            )
         elif numeric:
             layer = np.full(shape, np.nan, dtype=np.float32)
             layer[rows, cols] = values.to_numpy(dtype=np.float32)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from neurix_core.errors import ProfileError
 from neurix_core.io.gene_ids import recognised_fraction
+from neurix_core.io.h5ad import matrix_element, matrix_shape, obs_names, read_rows
 from neurix_core.io.profile import ProfileLimits, parse_profile
 
 H5AD_SUFFIXES = (".h5ad",)
@@ -102,18 +103,11 @@ class CohortSource:
         return self._read_parquet(start, stop)
 
     def _read_h5ad(self, start: int, stop: int) -> tuple[np.ndarray, list[str]]:
-        import anndata.io
         import h5py
 
         with h5py.File(self.path, "r") as handle:
-            element = handle["X"] if self.layer is None else handle["layers"][self.layer]
-            if isinstance(element, h5py.Dataset):
-                block = np.asarray(element[start:stop], dtype=np.float64)
-            else:  # CSR/CSC group: anndata slices rows on disk
-                block = anndata.io.sparse_dataset(element)[start:stop].toarray().astype(np.float64)
-            obs = handle["obs"]
-            index = obs[obs.attrs["_index"]]
-            names = [s.decode() if isinstance(s, bytes) else str(s) for s in index[start:stop]]
+            block = read_rows(matrix_element(handle, self.layer), start, stop)
+            names = obs_names(handle, start, stop)
         return block, names
 
     def _read_parquet(self, start: int, stop: int) -> tuple[np.ndarray, list[str]]:
@@ -218,16 +212,8 @@ def _open_h5ad(path: Path, known_genes: list[str], layer: str | None) -> CohortS
 
     try:
         with h5py.File(path, "r") as handle:
-            if "X" not in handle and layer is None:
-                raise ProfileError(f"{path.name} has no X matrix; name a layer with --layer")
-            if layer is not None and ("layers" not in handle or layer not in handle["layers"]):
-                available = sorted(handle["layers"].keys()) if "layers" in handle else []
-                raise ProfileError(
-                    f"{path.name} has no layer {layer!r}; layers: {', '.join(available) or 'none'}"
-                )
             var = anndata.io.read_elem(handle["var"])
-            element = handle["X"] if layer is None else handle["layers"][layer]
-            shape = element.shape if isinstance(element, h5py.Dataset) else tuple(element.attrs["shape"])
+            shape = matrix_shape(matrix_element(handle, layer))
     except OSError as exc:
         raise ProfileError(f"{path.name} is not a readable .h5ad (HDF5) file") from exc
     labels = [str(v) for v in var.index]

@@ -218,6 +218,10 @@ def _parse(
 ) -> ParsedProfile:
     warnings: list[str] = []
     data = _decompress(data, limits)
+    if data[:8] == b"\x89HDF\r\n\x1a\n":  # AnnData .h5ad
+        from neurix_core.io.h5ad import parse_h5ad_upload
+
+        return parse_h5ad_upload(data, values, limits, known_genes)
     if data[:4] == b"PK\x03\x04":
         grid, decimal_comma = _read_xlsx(data, limits, warnings), False
     elif data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
