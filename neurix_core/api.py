@@ -189,9 +189,7 @@ class Neurix:
         """Predictions as an AnnData (samples × drugs): z in ``X``, other columns in ``var``/``obs``/layers."""
         from neurix_core.cohort import predictions_to_anndata
 
-        return predictions_to_anndata(
-            self.predict(profile), drug_order=self.bundle.drugs["drug_key"].astype(str).tolist()
-        )
+        return predictions_to_anndata(self.predict(profile))
 
     @staticmethod
     def read_cohort(out: str | Path):

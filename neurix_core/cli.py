@@ -100,6 +100,7 @@ def cmd_cohort(args: argparse.Namespace) -> None:
         scheduler=args.scheduler,
         n_workers=args.workers,
         explain_top=args.explain_top,
+        level=args.level,
         values=args.values,
         layer=args.layer,
         partition_size=args.partition_size,
@@ -184,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="also write the top K genes (LRP) per (sample, drug); 0 = none",
+    )
+    cohort.add_argument(
+        "--level",
+        default=None,
+        choices=["compound", "screen"],
+        help="one row per compound or per screen entry (default: as `neurix predict`)",
     )
     cohort.add_argument("--values", default="auto", choices=["auto", "zscore", "log2tpm", "tpm", "counts"])
     cohort.add_argument("--layer", default=None, help=".h5ad layer to read instead of X (e.g. counts)")

@@ -27,7 +27,7 @@ pytest.importorskip("distributed")
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-N_SAMPLES = 40
+N_SAMPLES = 24
 
 
 def _free_port() -> int:
@@ -48,7 +48,7 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -
     neurix = Neurix.load()
     examples = neurix.example_profiles()
     rng = np.random.default_rng(1)
-    values = np.repeat(examples.to_numpy(), 7, axis=0)[:N_SAMPLES] + rng.normal(
+    values = np.repeat(examples.to_numpy(), 4, axis=0)[:N_SAMPLES] + rng.normal(
         0, 0.3, (N_SAMPLES, examples.shape[1])
     )
     names = [f"T{i:03d}" for i in range(N_SAMPLES)]

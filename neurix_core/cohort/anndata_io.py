@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SAMPLE, DRUG, VALUE = "sample", "drug_key", "z_log_auc"
+SAMPLE, VALUE = "sample", "z_log_auc"
 MAX_IN_MEMORY_CELLS = 200_000_000  # samples × drugs × layers; beyond this keep the partitioned Parquet
 
 
@@ -28,12 +28,15 @@ def predictions_to_anndata(
     """A long prediction table (one row per sample × drug, as ``predict`` returns) as an AnnData."""
     import anndata
 
+    drug = (
+        "compound_id" if "compound_id" in predictions.columns else "drug_key"
+    )  # the compound at compound level
     samples = pd.Index(pd.unique(predictions[SAMPLE].astype(str)))
     if quality is not None and len(quality):
         samples = samples.append(pd.Index(quality[SAMPLE].astype(str)).difference(samples, sort=False))
-    drugs = pd.Index(drug_order if drug_order is not None else pd.unique(predictions[DRUG].astype(str)))
+    drugs = pd.Index(drug_order if drug_order is not None else pd.unique(predictions[drug].astype(str)))
     rows = samples.get_indexer(predictions[SAMPLE].astype(str))
-    cols = drugs.get_indexer(predictions[DRUG].astype(str))
+    cols = drugs.get_indexer(predictions[drug].astype(str))
     shape = (len(samples), len(drugs))
     n_columns = len(predictions.columns)
     if shape[0] * shape[1] * max(1, n_columns - 2) > MAX_IN_MEMORY_CELLS:
@@ -47,7 +50,7 @@ def predictions_to_anndata(
     X = np.full(shape, np.nan, dtype=np.float32)
     X[rows, cols] = predictions[VALUE].to_numpy(dtype=np.float32)
     for column in predictions.columns:
-        if column in (SAMPLE, DRUG, VALUE):
+        if column in (SAMPLE, drug, VALUE):
             continue
         values = predictions[column]
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
@@ -98,7 +101,7 @@ def read_cohort_anndata(run_dir: str | Path):
     predictions = (
         pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
         if parts
-        else pd.DataFrame(columns=[SAMPLE, DRUG, VALUE])
+        else pd.DataFrame(columns=[SAMPLE, "drug_key", VALUE])
     )
     quality = pd.concat([pd.read_parquet(p) for p in quality_parts], ignore_index=True)
     return predictions_to_anndata(predictions, quality)

@@ -16,6 +16,7 @@ A lost worker's tasks are rescheduled by Dask; a run that stops is resumed by ru
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from neurix_core.cohort.partition import (
     STATE,
     PartitionTask,
     _write_text,
+    cached_neurix,
     read_marker,
     run_partition,
 )
@@ -61,6 +63,7 @@ class CohortResult:
     n_skipped: int
     seconds: float
     value_scale: str
+    processing_seconds: float = 0.0  # partitions only: without start-up (imports, bundle, opening the input)
     warnings: list[str] = field(default_factory=list)
     h5ad: Path | None = None
 
@@ -78,6 +81,7 @@ def run_cohort(
     scheduler: str | None = None,
     n_workers: int | None = None,
     explain_top: int = 0,
+    level: str | None = None,
     values: str = "auto",
     layer: str | None = None,
     partition_size: int | None = None,
@@ -99,7 +103,11 @@ def run_cohort(
     if run_dir.exists() and not run_dir.is_dir():
         raise NeurixError(f"{run_dir} exists and is not a directory")
     run_dir.mkdir(parents=True, exist_ok=True)
-    neurix = Neurix.load(bundle_dir)
+    neurix = cached_neurix(bundle_dir)
+    if level is not None and "level" not in inspect.signature(Neurix.predict).parameters:
+        raise NeurixError(
+            "--level needs compound-level predictions, which this version of Neurix does not have"
+        )
     bundle_path = str(neurix.bundle.path) if neurix.bundle.path else None
     cohort = open_source(source, run_dir, neurix.bundle.genes, layer=layer, values=values)
     samples = cohort.sample_ids()
@@ -124,6 +132,7 @@ def run_cohort(
         "partition_size": size,
         "explain_top": int(explain_top),
         "group_by": group_by,
+        "level": level,
         "min_coverage": float(min_coverage),
     }
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
@@ -141,13 +150,16 @@ def run_cohort(
             explain_top=int(explain_top),
             min_coverage=float(min_coverage),
             group_by=group_by,
+            level=level,
         )
         for i, start in enumerate(range(0, len(samples), size))
     ]
     markers = {t.name: read_marker(run_dir, t.name, config_hash) for t in tasks}
     pending = [t for t in tasks if markers[t.name] is None]
     report = _progress(progress, len(tasks), len(tasks) - len(pending))
+    processing_began = time.perf_counter()
     errors = _execute(pending, scheduler, n_workers, markers, report)
+    processing = time.perf_counter() - processing_began
     if errors:
         first = next(iter(errors.items()))
         raise NeurixError(
@@ -166,6 +178,7 @@ def run_cohort(
         n_skipped=len(tasks) - len(pending),
         seconds=time.perf_counter() - began,
         value_scale=cohort.values,
+        processing_seconds=processing,
         warnings=warnings,
     )
     state = {**config, "config_hash": config_hash, "status": "complete", "result": result.to_dict()}
@@ -325,8 +338,16 @@ def _summarise(run_dir: Path, neurix, n_partitions: int, group_by: str | None) -
     drugs = neurix.bundle.drugs
     if drug_parts:
         partial = pd.concat([pd.read_parquet(p) for p in drug_parts], ignore_index=True)
-        keys = ["group", "drug_key"]
-        sums = partial.groupby(keys, sort=False)[["n", "sum_z", "sum_z2", "n_sensitive"]].sum()
+        key = str(partial["key"].iloc[0])
+        keys = ["group", "drug"]
+        sums = partial.groupby(keys, sort=False).agg(
+            n=("n", "sum"),
+            sum_z=("sum_z", "sum"),
+            sum_z2=("sum_z2", "sum"),
+            n_sensitive=("n_sensitive", "sum"),
+            drug_name=("drug_name", "first"),
+            drug_class=("drug_class", "first"),
+        )
         best = partial.loc[
             partial.groupby(keys, sort=False)["min_z"].idxmin(), [*keys, "min_z", "min_sample"]
         ]
@@ -335,11 +356,9 @@ def _summarise(run_dir: Path, neurix, n_partitions: int, group_by: str | None) -
         merged["mean_z"] = mean
         merged["sd_z"] = np.sqrt(np.maximum(merged["sum_z2"] / merged["n"] - mean**2, 0.0))
         merged["fraction_sensitive"] = merged["n_sensitive"] / merged["n"]
-        merged = merged.rename(columns={"n": "n_samples", "min_sample": "most_sensitive_sample"})
-        info = drugs.set_index("drug_key")[["drug_name", "screen", "drug_class", "cv_rho"]]
-        merged = merged.join(info, on="drug_key")
+        merged = merged.rename(columns={"n": "n_samples", "min_sample": "most_sensitive_sample", "drug": key})
         columns = [
-            "drug_key", "drug_name", "screen", "drug_class", "cv_rho", "n_samples", "mean_z", "sd_z",
+            key, "drug_name", "drug_class", "n_samples", "mean_z", "sd_z",
             "n_sensitive", "fraction_sensitive", "min_z", "most_sensitive_sample",
         ]  # fmt: skip
         overall = merged[merged["group"] == "all"].sort_values("mean_z")
