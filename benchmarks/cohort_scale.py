@@ -207,7 +207,7 @@ def main() -> None:
     log = args.work_dir / "runs.log"
     sizes = [int(s) for s in args.sizes.split(",") if s]
     configs = [c for c in args.configs.split(",") if c]
-    rows = []
+    rows = _previous(args.out)  # runs of other sizes/configs from earlier invocations are kept
     explain = [(args.explain_samples, args.explain_top)] if args.explain_samples else []
     jobs = [(sizes[0], 0), *explain, *[(n, 0) for n in sizes[1:]]]  # smallest first: early figures for all
     for n, top in jobs:
@@ -217,6 +217,7 @@ def main() -> None:
             row = {"samples": n, "config": config, "explain_top": top, **result}
             row["samples_per_s"] = result["n_predicted"] / result["seconds"]
             row["samples_per_s_processing"] = result["n_predicted"] / result["processing_seconds"]
+            rows = [r for r in rows if (r["samples"], r["config"], r["explain_top"]) != (n, config, top)]
             rows.append(row)
             print(
                 f"{n:>6} samples {config:<9} top={top:<3} {row['samples_per_s']:8.1f} samples/s end to end "
@@ -229,8 +230,16 @@ def main() -> None:
     _write(rows, args.out)
 
 
+def _previous(out: Path) -> list[dict]:
+    try:
+        return json.loads(out.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return []
+
+
 def _write(rows: list[dict], out: Path) -> None:
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows).sort_values(["explain_top", "samples", "config"], kind="stable")
+    frame = frame.drop(columns=["scaling_efficiency_2_workers"], errors="ignore")
     for _, group in frame.groupby(["samples", "explain_top"]):
         one = group.loc[group["config"] == "workers1", "samples_per_s_processing"]
         two = group.loc[group["config"] == "workers2", "samples_per_s_processing"]
