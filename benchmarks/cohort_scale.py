@@ -76,7 +76,7 @@ def make_cohort(n: int, path: Path, seed: int = 0, noise: float = 0.3) -> Path:
         if "X" in handle:
             del handle["X"]
         X = handle.create_dataset(
-            "X", shape=(n, values.shape[1]), dtype=np.float32, chunks=(256, values.shape[1])
+            "X", shape=(n, values.shape[1]), dtype=np.float32, chunks=(min(256, n), values.shape[1])
         )
         X.attrs["encoding-type"], X.attrs["encoding-version"] = "array", "0.2.0"
         for start in range(0, n, 2048):
@@ -209,7 +209,9 @@ def main() -> None:
     configs = [c for c in args.configs.split(",") if c]
     rows = _previous(args.out)  # runs of other sizes/configs from earlier invocations are kept
     explain = [(args.explain_samples, args.explain_top)] if args.explain_samples else []
-    jobs = [(sizes[0], 0), *explain, *[(n, 0) for n in sizes[1:]]]  # smallest first: early figures for all
+    jobs = (
+        [(n, 0) for n in sizes[:1]] + explain + [(n, 0) for n in sizes[1:]]
+    )  # smallest first: early figures
     for n, top in jobs:
         source = make_cohort(n, args.work_dir / f"cohort_{n}.h5ad")
         for config in configs:
