@@ -227,3 +227,14 @@ def test_interrupted_cli_run_resumes(h5ad: Path, tmp_path: Path) -> None:
     quality = pd.concat([pd.read_parquet(p) for p in (out / "quality").glob("part-*.parquet")])
     assert len(quality) == N_GOOD + 2 and quality["sample"].is_unique
     assert json.loads((out / "cohort.json").read_text())["status"] == "complete"
+
+
+def test_default_local_cluster(h5ad: Path, tmp_path: Path, run) -> None:
+    """No --scheduler: a local Dask cluster of worker processes, started and stopped by the run."""
+    _, reference_out = run
+    out = tmp_path / "local"
+    result = Neurix.load().run_cohort(h5ad, out, n_workers=1, partition_size=16, progress=False)
+    assert (result.n_predicted, result.n_failed, result.n_partitions) == (N_GOOD, 2, 2)
+    got = _predictions(out).set_index(["sample", "drug_key"])["z_log_auc"].sort_index()
+    expected = _predictions(reference_out).set_index(["sample", "drug_key"])["z_log_auc"].sort_index()
+    pd.testing.assert_series_equal(got, expected)
