@@ -94,6 +94,7 @@ class PeakMemory:
         self.pids, self.workers = list(pids), list(workers or [])
         self.total = 0
         self.worker = 0
+        self.cpu: dict[int, float] = {}  # CPU seconds (user + system) per process tree, last sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -106,8 +107,19 @@ class PeakMemory:
         except psutil.Error:
             return 0
 
+    def _cpu(self, pid: int) -> float:
+        import psutil
+
+        try:
+            process = psutil.Process(pid)
+            return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+        except psutil.Error:
+            return 0.0
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            for pid in self.pids:
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), self._cpu(pid))
             self.total = max(self.total, sum(self._rss(p) for p in self.pids))
             if self.workers:
                 self.worker = max(self.worker, max(self._rss(p) for p in self.workers))
@@ -177,6 +189,7 @@ def run_once(source: Path, out: Path, config: str, explain_top: int, log: Path) 
             "seconds": seconds,
             "processing_seconds": state["processing_seconds"],
             "peak_rss_mib": peak.total / 2**20,
+            "cpu_seconds": sum(peak.cpu.values()),  # load-independent cost (sampled every 0.1 s)
             "peak_worker_rss_mib": (peak.worker / 2**20) if cluster else None,
             "n_predicted": state["n_predicted"],
             "n_partitions": state["n_partitions"],
@@ -219,17 +232,23 @@ def main() -> None:
             row = {"samples": n, "config": config, "explain_top": top, **result}
             row["samples_per_s"] = result["n_predicted"] / result["seconds"]
             row["samples_per_s_processing"] = result["n_predicted"] / result["processing_seconds"]
+            row["samples_per_cpu_s"] = result["n_predicted"] / max(result["cpu_seconds"], 1e-9)
             rows = [r for r in rows if (r["samples"], r["config"], r["explain_top"]) != (n, config, top)]
             rows.append(row)
             print(
                 f"{n:>6} samples {config:<9} top={top:<3} {row['samples_per_s']:8.1f} samples/s end to end "
-                f"({row['samples_per_s_processing']:.1f} without start-up) "
+                f"({row['samples_per_s_processing']:.1f} without start-up, "
+                f"{row['samples_per_cpu_s']:.1f} per CPU-second) "
                 f"{result['seconds']:7.1f} s  peak {result['peak_rss_mib']:7.0f} MiB  "
                 f"load {result['loadavg_before']} → {result['loadavg_after']}",
                 flush=True,
             )
             _write(rows, args.out)
     _write(rows, args.out)
+
+
+def _fmt(value, spec: str) -> str:
+    return "" if value is None or pd.isna(value) else format(value, spec)
 
 
 def _previous(out: Path) -> list[dict]:
@@ -252,9 +271,10 @@ def _write(rows: list[dict], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(frame.to_dict(orient="records"), indent=1))
     lines = [
-        "| samples | config | top genes | samples/s end to end | samples/s without start-up | seconds "
+        "| samples | config | top genes | samples/s end to end | samples/s without start-up "
+        "| samples per CPU-second (all processes) | seconds "
         "| peak RSS MiB (all processes) | peak worker MiB | 2-worker efficiency | loadavg before → after |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in frame.to_dict(orient="records"):
         efficiency = row.get("scaling_efficiency_2_workers")
@@ -263,7 +283,7 @@ def _write(rows: list[dict], out: Path) -> None:
         efficiency_text = "" if efficiency is None or pd.isna(efficiency) else f"{efficiency:.2f}"
         lines.append(
             f"| {row['samples']:,} | {row['config']} | {row['explain_top'] or '-'} | {row['samples_per_s']:.1f} "
-            f"| {row['samples_per_s_processing']:.1f} "
+            f"| {row['samples_per_s_processing']:.1f} | {_fmt(row.get('samples_per_cpu_s'), '.1f')} "
             f"| {row['seconds']:.1f} | {row['peak_rss_mib']:.0f} | {worker_text} | {efficiency_text} "
             f"| {row['loadavg_before']} → {row['loadavg_after']} |"
         )
