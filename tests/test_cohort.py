@@ -237,4 +237,4 @@ def test_default_local_cluster(h5ad: Path, tmp_path: Path, run) -> None:
     assert (result.n_predicted, result.n_failed, result.n_partitions) == (N_GOOD, 2, 2)
     got = _predictions(out).set_index(["sample", "drug_key"])["z_log_auc"].sort_index()
     expected = _predictions(reference_out).set_index(["sample", "drug_key"])["z_log_auc"].sort_index()
-    pd.testing.assert_series_equal(got, expected)
+    pd.testing.assert_series_equal(got, expected, check_exact=False, atol=1e-5)  # thread counts differ

@@ -259,9 +259,13 @@ def _quality(
     """One row per input sample: status and reason, model-gene coverage, imputed genes, domain flag, metadata."""
     n_genes = len(neurix.bundle.genes)
     coverage = pd.Series(np.nan, index=pd.Index(samples), dtype=np.float64)
-    if expression is not None and not expression.empty:
-        measured = np.isfinite(align_to_genes(expression, neurix.bundle.genes)).mean(axis=1)
-        coverage.loc[[str(s) for s in expression.index]] = measured
+    if model_input is not None:
+        coverage.loc[model_input.samples] = model_input.coverage
+    if expression is not None and not expression.empty:  # refused samples: coverage computed the same way
+        refused = [s for s in expression.index if str(s) in failed]
+        if refused:
+            aligned = align_to_genes(expression.loc[refused], neurix.bundle.genes)
+            coverage.loc[[str(s) for s in refused]] = np.isfinite(aligned).mean(axis=1)
     frame = pd.DataFrame(
         {
             "sample": samples,

@@ -658,7 +658,8 @@ def profile_from_matrix(
     expression = pd.DataFrame(converted, index=pd.Index(samples, name="sample"))
     expression.columns = [s for s in mapping.symbols if s is not None]
     n_mapped = int(mapped.sum())
-    expression = expression.T.groupby(level=0, sort=False).mean().T
+    if not expression.columns.is_unique:  # labels of one gene (alias + symbol...) are averaged
+        expression = expression.T.groupby(level=0, sort=False).mean().T
     n_duplicates = n_mapped - expression.shape[1]
     expression = expression.loc[:, expression.notna().any(axis=0)].astype(np.float64)
     if expression.shape[1] == 0:
