@@ -35,8 +35,7 @@ SAMPLE_COLUMNS = ("sample", "sample_id", "samples", "id", "barcode", "obs_names"
 # Whole text cohorts are parsed in memory: bounded far above the dashboard's upload limits.
 TEXT_LIMITS = ProfileLimits(max_bytes=2 * 2**30, max_samples=1_000_000, max_genes=200_000)
 TARGET_PARTITION_BYTES = 64 * 2**20  # float64 input block per partition (samples × file genes)
-MIN_PARTITIONS = 64  # enough tasks for a 64-worker cluster, unless partitions would drop below:
-MIN_PARTITION_SAMPLES = 250  # per-partition fixed costs (file opens, Parquet writes) stay small
+PARTITION_SAMPLES = 250  # per-partition fixed costs stay small; 40 tasks per 10,000 samples for a cluster
 
 
 @dataclass
@@ -146,15 +145,12 @@ class CohortSource:
         return np.asarray(block, dtype=np.float64), rows
 
     def partition_size(self, requested: int | None = None, explain: bool = False) -> int:
-        """Samples per partition: one partition's input block stays near 64 MB, and a cohort has up to
-        ``MIN_PARTITIONS`` partitions so that many workers share it. Depends on the data only (not on the cluster),
-        so a resumed run on a different number of workers finds the same partitions."""
+        """Samples per partition: a fixed size (input block near 64 MB at most), the same for every cohort size,
+        so peak memory does not grow with the cohort and a resumed run finds the same partitions."""
         if requested:
             return max(1, int(requested))
-        by_memory = int(
-            np.clip(TARGET_PARTITION_BYTES // max(1, 8 * len(self.genes)), 50, 200 if explain else 1000)
-        )
-        return int(min(by_memory, max(MIN_PARTITION_SAMPLES, -(-self.n_samples // MIN_PARTITIONS))))
+        by_memory = TARGET_PARTITION_BYTES // max(1, 8 * len(self.genes))
+        return int(np.clip(by_memory, 50, 200 if explain else PARTITION_SAMPLES))
 
 
 def _is_text_type(arrow_type) -> bool:
