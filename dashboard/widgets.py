@@ -61,7 +61,7 @@ PARSES_KEY = "neurix_parse_times"  # monotonic times of this session's recent pa
 MAX_PARSES_PER_WINDOW = 12  # per session: a person re-trying files is far below this; a script is not
 PARSE_WINDOW_S = 600.0
 MAX_EXPLANATIONS = 40  # drugs; one drug's all-gene explanation is ~0.5 MB
-UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz"]
+UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "gz", "h5ad"]
 PLATFORM_LABELS = {"rnaseq": "RNA-seq", "microarray": "microarray", "unknown": "unknown (normalised values)"}
 SCALING_LABELS = {
     "auto": "Best available",
@@ -499,7 +499,7 @@ def upload_widget(neurix: Neurix) -> None:
             key=f"{UPLOADER_KEY}_{st.session_state.get(UPLOADER_KEY, 0)}",
             max_upload_size=max(1, limits.max_bytes // 2**20),
             help=(
-                "CSV, TSV, TXT or XLSX, optionally gzipped. Genes as rows or columns; HGNC symbols, "
+                "CSV, TSV, TXT or XLSX (optionally gzipped), or AnnData .h5ad. Genes as rows or columns; HGNC symbols, "
                 "Entrez or Ensembl gene ids; one or several samples. The file stays in this browser "
                 "session only."
             ),

@@ -450,6 +450,27 @@ class Neurix:
 
         return make_report(self, profile, sample, fmt=fmt, **options)  # type: ignore[arg-type]
 
+    # --- cohorts ------------------------------------------------------------------------------------------------
+    def run_cohort(self, source: str | Path, out: str | Path, **options):
+        """Predict (and with ``explain_top=K`` explain) a cohort file on Dask into partitioned Parquet under
+        ``out`` (or an .h5ad); resumable. Options as ``neurix_core.cohort.run_cohort``."""
+        from neurix_core.cohort import run_cohort
+
+        return run_cohort(source, out, bundle_dir=self.bundle.path, **options)
+
+    def predict_anndata(self, profile: ProfileLike):
+        """Predictions as an AnnData (samples × drugs): z in ``X``, other columns in ``var``/``obs``/layers."""
+        from neurix_core.cohort import predictions_to_anndata
+
+        return predictions_to_anndata(self.predict(profile))
+
+    @staticmethod
+    def read_cohort(out: str | Path):
+        """A finished ``neurix cohort`` output directory as an AnnData (predictions + per-sample quality)."""
+        from neurix_core.cohort import read_cohort_anndata
+
+        return read_cohort_anndata(out)
+
     # --- repurposing and drug map --------------------------------------------------------------------------------
     def drug_map(self, level: str = "compound") -> pd.DataFrame:
         """UMAP coordinates of the drug tower's latent space, joined with the drug table; at compound level one

@@ -326,6 +326,33 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(f"{fmt.upper()} report ({len(data) / 1024:.0f} KiB) written to {args.out}", file=sys.stderr)
 
 
+def cmd_cohort(args: argparse.Namespace) -> None:
+    from neurix_core.cohort import run_cohort
+
+    result = run_cohort(
+        args.input,
+        args.out,
+        bundle_dir=args.bundle,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        explain_top=args.explain_top,
+        level=args.level,
+        values=args.values,
+        layer=args.layer,
+        partition_size=args.partition_size,
+        group_by=args.group_by,
+    )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    skipped = f", {result.n_skipped} partition(s) already done" if result.n_skipped else ""
+    print(
+        f"{result.n_predicted:,} of {result.n_samples:,} samples predicted ({result.n_failed:,} refused, see "
+        f"quality/), values {result.value_scale}, {result.n_partitions} partition(s){skipped}, "
+        f"{result.seconds:.1f} s → {result.h5ad or result.out}",
+        file=sys.stderr,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurix",
@@ -489,6 +516,50 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--genes", type=int, default=8, help="genes per drug and direction")
     report.add_argument("--paper", default="a4", choices=["a4", "letter"], help="page size of the PDF")
     report.set_defaults(func=cmd_report)
+    cohort = commands.add_parser(
+        "cohort", help="predict (and explain) a whole cohort on Dask, resumable, into partitioned Parquet"
+    )
+    cohort.add_argument(
+        "--input", type=Path, required=True, help=".h5ad (read lazily), .parquet, or a csv/tsv/txt/xlsx table"
+    )
+    cohort.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output directory (partitioned Parquet; rerun to resume), or FILE.h5ad for an in-memory AnnData",
+    )
+    cohort.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped model)")
+    cohort.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address (tcp://host:8786); default: a local cluster on all cores; 'inline': no Dask",
+    )
+    cohort.add_argument(
+        "--workers", type=int, default=None, help="local cluster worker processes (default: cores)"
+    )
+    cohort.add_argument(
+        "--explain-top",
+        type=int,
+        default=0,
+        help="also write the top K genes (LRP) per (sample, drug); 0 = none",
+    )
+    cohort.add_argument(
+        "--level",
+        default=None,
+        choices=["compound", "screen"],
+        help="one row per compound or per screen entry (default: as `neurix predict`)",
+    )
+    cohort.add_argument(
+        "--values", default="auto", choices=["auto", *VALUE_SCALES], help="value scale (default: detected)"
+    )
+    cohort.add_argument("--layer", default=None, help=".h5ad layer to read instead of X (e.g. counts)")
+    cohort.add_argument(
+        "--partition-size", type=int, default=None, help="samples per task (default: by memory)"
+    )
+    cohort.add_argument(
+        "--group-by", default=None, help="sample annotation (e.g. an obs column) for per-group drug summaries"
+    )
+    cohort.set_defaults(func=cmd_cohort)
     return parser
 
 

@@ -155,14 +155,21 @@ def drug_latent(bundle: ModelBundle) -> torch.Tensor:
 
 
 def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFrame:
-    """One row per (sample, drug), ranked within each sample from most to least sensitive (lowest z first)."""
+    """One row per (sample, drug), ranked within each sample from most to least sensitive (lowest z first).
+
+    Built with one argsort per sample and Arrow ``take``s of the drug table (no per-row Python objects), so a
+    1,000-sample cohort partition costs a fraction of a second beyond the matrix product.
+    """
     predictions = predict_matrix(bundle, model_input)
     drugs = bundle.drugs
     n_samples, n_drugs = predictions.shape
+    order = np.argsort(predictions, axis=1, kind="stable")  # ties keep drug order, as rank(method="first")
+    drug_rows = order.reshape(-1)
+    samples = pd.array([str(s) for s in model_input.samples], dtype="str")
     table = pd.DataFrame(
         {
-            "sample": pd.Categorical(np.repeat(model_input.samples, n_drugs), categories=model_input.samples),
-            "z_log_auc": predictions.reshape(-1).astype(np.float64),
+            "sample": samples.take(np.repeat(np.arange(n_samples), n_drugs)),
+            "z_log_auc": np.take_along_axis(predictions, order, axis=1).reshape(-1).astype(np.float64),
         }
     )
     for column in (
@@ -176,19 +183,17 @@ def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFra
         "drug_key",
         "cv_rho",
     ):
-        table[column] = np.tile(drugs[column].to_numpy(), n_samples)
+        table[column] = drugs[column].array.take(drug_rows)
     choice = model_input.scaling
     table["platform"] = choice.platform if choice else "unknown"
     table["scaling"] = choice.mode if choice else "sample"
     table["scaling_benchmark_rho"] = choice.benchmark_rho if choice else np.nan
     table["platform_flag"] = bool(choice and choice.flag)
-    table["rank"] = (
-        table.groupby("sample", sort=False, observed=True)["z_log_auc"].rank(method="first").astype(int)
-    )
+    table["rank"] = np.tile(np.arange(1, n_drugs + 1), n_samples)
+    # trust columns come sample-major in drug order: reorder them like the ranked rows
+    flat_order = (np.arange(n_samples)[:, None] * n_drugs + order).reshape(-1)
     for column, values in trust_columns(bundle, predictions, model_input.scaled, model_input.zscored).items():
-        table[column] = values
-    table = table.sort_values(["sample", "rank"], kind="stable").reset_index(drop=True)
-    table["sample"] = table["sample"].astype(str)
+        table[column] = values[flat_order]
     return table[PREDICTION_COLUMNS]
 
 

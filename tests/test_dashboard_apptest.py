@@ -142,7 +142,7 @@ def test_upload_shows_detection_bars_table_and_downloads(profile_csv: bytes, exa
     text = _text(at)
     assert "genes in rows, samples in columns" in text
     assert "z-scores" in text
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2  # the bars and, for several samples, the cohort heatmap
     table = _prediction_table(at)
     assert len(table) == 25 and table["z_log_auc"].is_monotonic_increasing
     labels = [b.label for b in at.get("download_button")]

@@ -11,6 +11,7 @@ from dashboard import trust_panels
 from dashboard import widgets as w
 from neurix_core.api import Neurix
 from neurix_core.quality import IMPUTED_WARNING
+from neurix_core.report.cohort_figure import TOP_DRUGS, cohort_heatmap
 from neurix_core.report.figures import prediction_bars
 from neurix_core.report.text import (
     HIT_RATE_EXPLANATION,
@@ -262,6 +263,27 @@ def _table(rows: pd.DataFrame, measured: pd.Series | None, names: dict[str, str]
     return table[columns]
 
 
+def _cohort_view(profile: w.LoadedProfile, names: dict[str, str]) -> None:
+    """Multi-sample uploads: which samples look sensitive to which drugs, clustered, with the domain flag."""
+    st.subheader(f"Cohort view · {len(profile.samples)} samples")
+    st.plotly_chart(
+        cohort_heatmap(profile.predictions, labels=names),
+        key="cohort_heatmap",
+        config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
+    )
+    flagged = (
+        "" if "in_domain" in profile.predictions.columns else " The applicability-domain check is not in "
+    )
+    flagged += "this model bundle (retrain to add it)." if flagged else ""
+    st.caption(
+        f"The {TOP_DRUGS} drugs with the lowest mean predicted z across these samples; rows and columns ordered by "
+        "hierarchical clustering (average linkage, correlation distance). Red = more sensitive than the average "
+        "cell line, blue = more resistant. The left strip marks samples outside the model's domain."
+        + flagged
+        + " For cohorts beyond this page's limit use `neurix cohort`."
+    )
+
+
 def render() -> None:
     neurix: Neurix | None = w.get_neurix()
     st.title("Predict drug sensitivity")
@@ -365,6 +387,8 @@ def render() -> None:
             on_click="ignore",
         )
     trust_panels.similar_lines(neurix, profile, sample, rows)
+    if len(profile.samples) > 1:
+        _cohort_view(profile, names)
     st.page_link(
         "views/explain.py",
         label="Why? See the genes behind the top predictions",

@@ -21,7 +21,13 @@ import pandas as pd
 
 from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.io.expression import detect_orientation
-from neurix_core.io.gene_ids import GENE_TABLE_PIN, gene_table, map_genes, recognised_fraction
+from neurix_core.io.gene_ids import (
+    GENE_TABLE_PIN,
+    GeneMapping,
+    gene_table,
+    map_genes,
+    recognised_fraction,
+)
 from neurix_core.io.readers import ProfileLimits, read_grid
 from neurix_core.io.units import VALUE_SCALES, ScaleDetection, _to_log2tpm, detect_scale
 
@@ -184,6 +190,10 @@ def _parse(
     data: bytes, values: str, limits: ProfileLimits, known_genes: Collection[str] | None
 ) -> ParsedProfile:
     warnings: list[str] = []
+    if data[:8] == b"\x89HDF\r\n\x1a\n":  # AnnData .h5ad (HDF5 signature)
+        from neurix_core.io.h5ad import parse_h5ad_upload
+
+        return parse_h5ad_upload(data, values, limits, known_genes)
     grid, decimal_comma = read_grid(data, limits, warnings)
     return _build_profile(grid, decimal_comma, values, limits, known_genes, warnings)
 
@@ -398,8 +408,31 @@ def _build_profile(
         )
     if not samples or not genes:
         raise ProfileError("The table needs gene names and at least one column of expression values.")
+    matrix, text = _numbers(cells, decimal_comma)
+    return profile_from_matrix(matrix, genes, samples, values, known_genes, warnings, text, orientation)
 
-    mapping = map_genes(genes, known_genes)
+
+def profile_from_matrix(
+    matrix: np.ndarray,
+    genes: list[str],
+    samples: list[str],
+    values: str = "auto",
+    known_genes: Collection[str] | None = None,
+    warnings: list[str] | None = None,
+    text: np.ndarray | None = None,
+    orientation: str = "samples_by_genes",
+    mapping: GeneMapping | None = None,
+) -> ParsedProfile:
+    """The numeric half of the parser: samples × gene labels (float, NaN = missing) → ParsedProfile.
+
+    Uploads reach it after their text was split into cells; cohort readers (.h5ad, Parquet) call it directly
+    with each partition, so id mapping, unit rules and checks are the same everywhere. ``text`` marks cells
+    that held text (none for numeric sources); ``mapping`` skips re-mapping the same gene labels.
+    """
+    warnings = [] if warnings is None else warnings
+    matrix = np.asarray(matrix, dtype=np.float64)
+    text = np.zeros(matrix.shape, dtype=bool) if text is None else text
+    mapping = map_genes(genes, known_genes) if mapping is None else mapping
     warnings.extend(mapping.warnings)
     if gene_table() is None:
         warnings.append(
@@ -413,7 +446,6 @@ def _build_profile(
             "No recognisable genes were found: use HGNC symbols (e.g. TP53), Entrez ids or Ensembl gene ids "
             "(ENSG...) as gene names."
         )
-    matrix, text = _numbers(cells, decimal_comma)
     samples = _unique_sample_names(samples, warnings)
     matrix, text, samples = _drop_annotation_samples(matrix, text, mapped, samples, warnings)
     _check_text(text, mapped, orientation)
@@ -432,7 +464,8 @@ def _build_profile(
     expression = pd.DataFrame(converted, index=pd.Index(samples, name="sample"))
     expression.columns = [s for s in mapping.symbols if s is not None]
     n_mapped = int(mapped.sum())
-    expression = expression.T.groupby(level=0, sort=False).mean().T
+    if not expression.columns.is_unique:  # labels of one gene (alias + symbol...) are averaged
+        expression = expression.T.groupby(level=0, sort=False).mean().T
     n_duplicates = n_mapped - expression.shape[1]
     expression = expression.loc[:, expression.notna().any(axis=0)].astype(np.float64)
     if expression.shape[1] == 0:
