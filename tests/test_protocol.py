@@ -14,7 +14,7 @@ from neurix_core.model.bundle import load_bundle, save_bundle
 from neurix_core.model.towers import TrainingConfig
 from neurix_core.train.evaluation import cross_validate_methods, summarise_methods
 from neurix_core.train.fit import fit
-from neurix_core.train.linear import INTERCEPT_FEATURE, fit_linear_component
+from neurix_core.train.linear import INTERCEPT_FEATURE, fit_linear_component, float16_storage_error
 from neurix_core.train.protocol import paired_comparison, selection_mask, within_lineage_rho
 from tests.test_training import SMALL, planted_data
 
@@ -100,9 +100,14 @@ def test_hybrid_bundle_round_trip_and_version_one_bundles(tmp_path) -> None:
     bundle = load_bundle(directory)
     assert bundle.fitted.linear_weight == pytest.approx(0.3)
     scaled = fitted.gene_scaler.transform(data.expression[:3])
-    np.testing.assert_allclose(bundle.fitted.predict_scaled(scaled), fitted.predict_scaled(scaled), atol=1e-6)
+    # the ridge weights are stored as float16: within the 1e-3 the bundle may differ, and as the recorded bound says
+    bound = float16_storage_error(fitted.linear, fitted.linear_weight, scaled)
+    change = np.abs(bundle.fitted.predict_scaled(scaled) - fitted.predict_scaled(scaled)).max()
+    assert change <= max(bound, 1e-6) * 1.01 + 1e-6 and change < 1e-3
     explainer = InteractionLRP.from_fitted(bundle.fitted)
-    np.testing.assert_allclose(explainer.predict(scaled).numpy(), fitted.predict_scaled(scaled), atol=1e-5)
+    np.testing.assert_allclose(
+        explainer.predict(scaled).numpy(), bundle.fitted.predict_scaled(scaled), atol=1e-5
+    )
     # a version-1 manifest (network only) still loads, without the linear part
     manifest = json.loads((directory / "manifest.json").read_text())
     manifest.update(format_version=1)

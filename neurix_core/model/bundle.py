@@ -18,7 +18,7 @@ A bundle is a directory::
                       neurix_core/explain/discovery.py)
     members.pt        a few CV fold models' expression towers (fp16) for explanation stability (optional;
                       neurix_core/explain/stability.py)
-    linear.npz        the hybrid's per-drug ridge part: weights (genes × drugs), intercept, chosen penalty
+    linear.npz        the hybrid's per-drug ridge part: weights (genes × drugs, float16), intercept, chosen penalty
                       (format version 2; the manifest's ``linear_weight`` is its share of the prediction)
 
 Format version 2 added the linear part; version-1 bundles (network only) still load.
@@ -174,7 +174,9 @@ def save_bundle(
     if fitted.linear is not None:
         np.savez(
             directory / "linear.npz",
-            weights=fitted.linear.weights,
+            weights=fitted.linear.weights.astype(
+                np.float16
+            ),  # halves the bundle; change recorded at training
             intercept=fitted.linear.intercept,
             alpha=fitted.linear.alpha,
         )
@@ -340,7 +342,7 @@ def _load_bundle(directory: Path) -> ModelBundle:
                     f"{_name(directory)}: the manifest names a linear part but linear.npz is missing"
                 )
             parts = np.load(directory / "linear.npz", allow_pickle=False)
-            linear = LinearComponent(parts["weights"], parts["intercept"], parts["alpha"])
+            linear = LinearComponent(parts["weights"].astype(np.float32), parts["intercept"], parts["alpha"])
             if linear.weights.shape != (len(genes), config.n_drugs):
                 raise BundleError(
                     f"{_name(directory)}: linear.npz does not match the genes/drugs; the bundle is inconsistent"

@@ -51,6 +51,14 @@ class LinearComponent:
         return x[:, None, :] * weights.T[None, :, :]
 
 
+def float16_storage_error(component: LinearComponent, share: float, scaled_expression: np.ndarray) -> float:
+    """Largest change of a prediction when the weights are stored as float16 (the bundle's format), on the given
+    scaled profiles: the bundle records it so the smaller file is a measured, not assumed, approximation."""
+    rounded = component.weights.astype(np.float16).astype(np.float32) - component.weights
+    x = np.nan_to_num(np.asarray(scaled_expression, dtype=np.float32))
+    return float(share * np.abs(x @ rounded).max()) if x.size else 0.0
+
+
 def fit_linear_component(
     x: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] = RIDGE_ALPHA_GRID
 ) -> tuple[LinearComponent, np.ndarray]:

@@ -26,6 +26,7 @@ from neurix_core.train.cv import interaction_predictor
 from neurix_core.train.evaluation import cross_validate_methods, summarise_methods
 from neurix_core.train.external import external_validation
 from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
+from neurix_core.train.linear import float16_storage_error
 from neurix_core.train.platform_reference import build_rnaseq_reference
 from neurix_core.train.protocol import selection_mask
 from neurix_core.trust.artifacts import trust_from_cv, trust_summary
@@ -228,6 +229,13 @@ def train_bundle(
         log("calibrating intervals, hit rates and the applicability domain on the out-of-fold predictions")
         trust = trust_from_cv(cv_data, cv_keep["cv"], fitted, drugs)
         log(trust_summary(trust))
+    extra = {"example_cell_lines": examples, "expression_platform": platform}
+    if fitted.linear is not None:
+        error = float16_storage_error(
+            fitted.linear, fitted.linear_weight, fitted.gene_scaler.transform(model_data.expression)
+        )
+        extra["linear_float16_max_abs_change"] = error
+        log(f"ridge part stored as float16: predictions change by at most {error:.2e} on the training lines")
     return save_bundle(
         out,
         fitted,
@@ -239,7 +247,7 @@ def train_bundle(
         examples=profiles,
         example_responses=responses,
         drug_map=drug_map,
-        extra_manifest={"example_cell_lines": examples, "expression_platform": platform},
+        extra_manifest=extra,
         rnaseq_reference=reference,
         trust=trust,
         writers=writers,
