@@ -92,7 +92,7 @@ def test_cohort_matches_predict_and_lists_bad_samples(run, cohort: pd.DataFrame,
     assert list(predictions.columns) == list(
         expected.columns
     )  # the same columns as `predict`, whatever they are
-    assert len(predictions) == N_GOOD * len(neurix.bundle.drugs)
+    assert len(predictions) == N_GOOD * _n_compounds(neurix)  # compound level, as `neurix predict`
     merged = predictions.merge(expected, on=["sample", "drug_key"], suffixes=("", "_predict"))
     assert len(merged) == len(expected)
     np.testing.assert_allclose(merged["z_log_auc"], merged["z_log_auc_predict"], atol=1e-5)
@@ -111,14 +111,15 @@ def test_cohort_matches_predict_and_lists_bad_samples(run, cohort: pd.DataFrame,
 def test_cohort_summaries(run, neurix: Neurix) -> None:
     result, out = run
     predictions = _predictions(out)
-    drugs = pd.read_parquet(out / "summary" / "drugs.parquet").set_index("drug_key")
-    expected = predictions.groupby("drug_key")["z_log_auc"].agg(["mean", "size", "min"])
+    key = "compound_id"  # the default level is compound: summaries are keyed by compound
+    drugs = pd.read_parquet(out / "summary" / "drugs.parquet").set_index(key)
+    expected = predictions.groupby(key)["z_log_auc"].agg(["mean", "size", "min"])
     np.testing.assert_allclose(drugs.loc[expected.index, "mean_z"], expected["mean"], atol=1e-9)
     assert (drugs.loc[expected.index, "n_samples"] == N_GOOD).all()
     np.testing.assert_allclose(drugs.loc[expected.index, "min_z"], expected["min"])
     by_group = pd.read_parquet(out / "summary" / "drugs_by_group.parquet")
     assert set(by_group["tumour_type"]) == {"Lung", "Breast"}
-    assert by_group.groupby("drug_key")["n_samples"].sum().eq(N_GOOD).all()
+    assert by_group.groupby(key)["n_samples"].sum().eq(N_GOOD).all()
 
 
 def test_cohort_resumes_and_refuses_other_settings(run, h5ad: Path, tmp_path: Path) -> None:
@@ -160,6 +161,11 @@ def test_parquet_and_csv_inputs_give_the_same_predictions(run, cohort: pd.DataFr
         np.testing.assert_allclose(got, reference.loc[got.index], atol=1e-4, err_msg=str(source))
 
 
+def _n_compounds(neurix: Neurix) -> int:
+    """Rows per sample at the default (compound) level."""
+    return int(neurix.bundle.drugs["compound_id"].nunique())
+
+
 def test_top_genes_match_explain(h5ad: Path, cohort: pd.DataFrame, neurix: Neurix, tmp_path: Path) -> None:
     small = tmp_path / "small.h5ad"
     _write_h5ad(cohort.iloc[:2], small)
@@ -181,10 +187,11 @@ def test_cli_writes_anndata(h5ad: Path, tmp_path: Path, neurix: Neurix) -> None:
     out = tmp_path / "predictions.h5ad"
     assert main(["cohort", "--input", str(h5ad), "--out", str(out), "--scheduler", "inline"]) == 0
     adata = anndata.read_h5ad(out)
-    assert adata.shape == (N_GOOD + 2, len(neurix.bundle.drugs))
+    assert adata.shape == (N_GOOD + 2, _n_compounds(neurix))
     assert np.isnan(adata[["few_genes", "empty"]].X).all()  # refused samples keep a row, with no predictions
     assert np.isfinite(adata[[f"T{i:03d}" for i in range(N_GOOD)]].X).all()
-    assert {"drug_name", "cv_rho"} <= set(adata.var.columns)
+    assert {"drug_name", "drug_class"} <= set(adata.var.columns)  # per-compound constants
+    assert {"z_log_auc", "cv_rho"} & set(adata.layers) or "cv_rho" in adata.var.columns
     assert {"coverage", "status", "reason", "tumour_type"} <= set(adata.obs.columns)
     assert "rank" in adata.layers
 
@@ -192,8 +199,8 @@ def test_cli_writes_anndata(h5ad: Path, tmp_path: Path, neurix: Neurix) -> None:
 def test_api_predict_anndata(neurix: Neurix) -> None:
     adata = neurix.predict_anndata(neurix.example_profiles().iloc[:3])
     table = neurix.predict(neurix.example_profiles().iloc[:3])
-    assert adata.shape == (3, len(neurix.bundle.drugs))
-    first = table[(table["sample"] == adata.obs_names[0]) & (table["drug_key"] == adata.var_names[0])]
+    assert adata.shape == (3, _n_compounds(neurix))
+    first = table[(table["sample"] == adata.obs_names[0]) & (table["compound_id"] == adata.var_names[0])]
     assert adata.X[0, 0] == pytest.approx(first["z_log_auc"].iloc[0], abs=1e-5)
 
 
