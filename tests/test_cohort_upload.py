@@ -60,7 +60,7 @@ def test_cohort_matrix_is_clustered_top_drugs(neurix) -> None:
     matrix = cohort_matrix(predictions, n_drugs=10)
     assert matrix.shape == (len(neurix.example_profiles()), 10)
     assert set(matrix.columns) == set(top_cohort_drugs(predictions, 10))
-    expected = predictions.groupby("drug_key")["z_log_auc"].mean().nsmallest(10)
+    expected = predictions.groupby("compound_id")["z_log_auc"].mean().nsmallest(10)  # compound level
     assert set(expected.index) == set(matrix.columns)
 
 

@@ -76,7 +76,7 @@ def with_example() -> Iterator[AppTest]:
 
 def _prediction_table(at: AppTest) -> pd.DataFrame:
     """The ranked prediction table (the screen-entries expander below it holds another dataframe)."""
-    return next(df.value for df in reversed(at.dataframe) if "rank" in df.value.columns)
+    return next(df.value for df in reversed(at.dataframe) if {"rank", "drug"} <= set(df.value.columns))
 
 
 def test_compound_rows_and_screen_entries_one_click_away(with_example: AppTest, neurix: Neurix) -> None:

@@ -222,6 +222,6 @@ def test_report_states_platform_scaling_and_the_flag() -> None:
     profile = pd.DataFrame(np.log2(rng.gamma(0.5, 20, size=(1, len(genes))) + 1), index=["t1"], columns=genes)
     predictions = neurix.predict(profile, scaling="sample")
     html = build_report("t1", predictions, pd.DataFrame(columns=["sample", "drug_key"]), fingerprint="0" * 64)
-    assert "<th>Platform</th><td>rnaseq</td>" in html
+    assert "<th>Input platform</th><td>rnaseq</td>" in html
     assert "benchmark mean per-drug ρ 0.231" in html
     assert "per-gene platform offsets remain" in html

@@ -14,9 +14,19 @@ import pandas as pd
 TOP_DRUGS = 25
 
 
+def drug_column(predictions: pd.DataFrame) -> str:
+    """Compound-level rows are keyed by compound (its representative screen entry can differ between samples)."""
+    return (
+        "compound_id"
+        if "compound_id" in predictions.columns and "n_entries" in predictions.columns
+        else "drug_key"
+    )
+
+
 def top_cohort_drugs(predictions: pd.DataFrame, n: int = TOP_DRUGS) -> list[str]:
     """The ``n`` drugs with the lowest mean predicted z across the samples (most sensitive on average)."""
-    mean = predictions.groupby("drug_key", sort=False)["z_log_auc"].mean().sort_values(kind="stable")
+    key = drug_column(predictions)
+    mean = predictions.groupby(key, sort=False)["z_log_auc"].mean().sort_values(kind="stable")
     return mean.index[:n].tolist()
 
 
@@ -34,15 +44,16 @@ def _order(matrix: np.ndarray) -> np.ndarray:
 def cohort_matrix(predictions: pd.DataFrame, n_drugs: int = TOP_DRUGS) -> pd.DataFrame:
     """samples × top drugs (z_log_auc), rows and columns in clustered order."""
     drugs = top_cohort_drugs(predictions, n_drugs)
-    rows = predictions[predictions["drug_key"].isin(drugs)]
-    matrix = rows.pivot_table(index="sample", columns="drug_key", values="z_log_auc", sort=False)[drugs]
+    key = drug_column(predictions)
+    rows = predictions[predictions[key].isin(drugs)]
+    matrix = rows.pivot_table(index="sample", columns=key, values="z_log_auc", sort=False)[drugs]
     values = matrix.to_numpy(dtype=np.float64)
     return matrix.iloc[_order(values), _order(values.T)]
 
 
 def domain_flags(predictions: pd.DataFrame) -> pd.Series | None:
     """Per-sample ``in_domain`` when the predictions carry it, else None."""
-    if "in_domain" not in predictions.columns:
+    if "in_domain" not in predictions.columns or predictions["in_domain"].isna().all():
         return None
     return predictions.groupby("sample", sort=False)["in_domain"].first().astype(bool)
 
@@ -54,6 +65,8 @@ def cohort_heatmap(predictions: pd.DataFrame, labels: dict[str, str] | None = No
 
     matrix = cohort_matrix(predictions, n_drugs)
     flags = domain_flags(predictions)
+    if drug_column(predictions) == "compound_id":
+        labels = dict(zip(predictions["compound_id"], predictions["drug_name"], strict=True))
     names = [(labels or {}).get(d, d) for d in matrix.columns]
     figure = make_subplots(
         rows=1, cols=2, column_widths=[0.04, 0.96], shared_yaxes=True, horizontal_spacing=0.01

@@ -49,7 +49,7 @@ from neurix_core.report.text import (
 
 MISSING = "–"
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
-SUMMARY_DRUGS = 10  # drugs on the one-page summary
+SUMMARY_DRUGS = 8  # drugs on the one-page summary (with interval, percentile and hit rate: fits one page)
 SUMMARY_GENE_DRUGS = 4  # explained drugs whose key genes go on page 1
 KEY_GENES = 3  # per direction on page 1
 
@@ -78,8 +78,8 @@ p { margin: 0.35em 0; orphans: 3; widows: 3; }
 table { border-collapse: collapse; width: 100%; margin: 0.35em 0 0.7em; }
 thead { display: table-header-group; }
 tr { break-inside: avoid; page-break-inside: avoid; }
-th, td { border-bottom: 1px solid #e2e8f0; padding: 3px 6px; text-align: left; vertical-align: top;
-         overflow-wrap: break-word; }
+th, td { border-bottom: 1px solid #e2e8f0; padding: 3px 5px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #f7fafc; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.wide { min-width: 9em; }
@@ -214,11 +214,12 @@ def _predictions_table(
         ("hit_rate", "Hit rate", _has(rows, "hit_rate")),
     ]
     shown = [(key, title) for key, title, present in optional if present]
+    hit_rates = _has(rows, "hit_rate")  # the measured hit rate replaces the ρ badge (ρ stays in the methods)
     head = (
         '<thead><tr><th class="num">Rank</th><th>Drug</th><th>Class</th><th class="num">Predicted z</th>'
         + ("<th></th>" if compact else "")
         + "".join(f'<th class="num">{_e(title)}</th>' for _, title in shown)
-        + "<th>Reliability (ρ)</th>"
+        + ("" if hit_rates else "<th>Reliability (ρ)</th>")
         + ("" if compact else "<th>Targets</th><th>Mechanism</th>")
         + "</tr></thead>"
     )
@@ -235,7 +236,7 @@ def _predictions_table(
             f'<td class="num">{_number(row["z_log_auc"])}</td>'
             + (f"<td>{_bar(float(row['z_log_auc']), scale)}</td>" if compact else "")
             + "".join(f'<td class="num">{_e(cells[key])}</td>' for key, _ in shown)
-            + _tier_cell(row.get("cv_rho"))
+            + ("" if hit_rates else _tier_cell(row.get("cv_rho")))
             + (
                 ""
                 if compact
@@ -321,8 +322,8 @@ def _key_genes(explanations: pd.DataFrame, drug_keys: list[str], names: Mapping[
     )
 
 
-def _cv_summary(validation: Mapping | None) -> str:
-    """Plain text (escaped once by the caller)."""
+def _cv_summary(validation: Mapping | None, paired: bool = True) -> str:
+    """Plain text (escaped once by the caller); ``paired`` adds the comparisons with the baselines (details)."""
     summary = ((validation or {}).get("cross_validation") or {}).get("summary") or {}
     overall = summary.get("all")
     if not isinstance(overall, Mapping):
@@ -331,7 +332,7 @@ def _cv_summary(validation: Mapping | None) -> str:
     if "n_rho_gt_0.2" in overall:
         parts.append(f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2")
     text = "5-fold cell-line cross-validation: " + ", ".join(parts) + "."
-    for baseline in ("ridge", "tissue"):
+    for baseline in ("ridge", "tissue") if paired else ():
         sentence = paired_sentence((validation or {}).get("protocol"), baseline)
         if sentence:
             text += " " + sentence
@@ -384,6 +385,24 @@ PLATFORM_FLAG_TEXT = (
     "The upload's platform differs from the training platform and was scaled with the training platform's "
     "statistics: per-gene platform offsets remain, so treat these predictions with extra care."
 )
+
+
+def _first_sentence(text: str) -> str:
+    """Page 1 keeps the training data in one short line (the bundle's full text is in the methods)."""
+    plain = text.replace("**", "")
+    platform = "microarrays" if "microarray" in plain else "RNA-seq" if "RNA-seq" in plain else "expression"
+    return f"GDSC1/GDSC2 cancer cell-line screens; basal expression on {platform}, z-scored within each cell line."
+
+
+def _scaling_text(rows: pd.DataFrame, scaling: object) -> str:
+    """The scaling used and what the platform benchmark measured for that path."""
+    rho = _finite(_first_value(rows, "scaling_benchmark_rho"))
+    measured = (
+        f" – benchmark mean per-drug ρ {rho:.3f} on this path (benchmarks/platform_transfer.py)"
+        if rho is not None
+        else ""
+    )
+    return f"{_text(scaling)}{measured}"
 
 
 def build_report(
@@ -466,10 +485,10 @@ def build_report(
     facts = [
         (
             "Training data",
-            model_text.replace("**", "") if model_text else f"{TRAINING_PLATFORM} Screens: {screens}.",
+            _first_sentence(model_text) if model_text else f"{TRAINING_PLATFORM} Screens: {screens}.",
         ),
         *([("Input platform", _text(platform))] if platform is not None else []),
-        *([("Scaling of this input", _text(scaling))] if scaling is not None else []),
+        *([("Scaling of this input", _scaling_text(sample_rows, scaling))] if scaling is not None else []),
         *([("Gene coverage", filled)] if filled else []),
         *_quality_items(data_quality),
         *([("Applicability domain", domain[0])] if domain else []),
@@ -532,7 +551,7 @@ def build_report(
 <h2>Top {len(summary_rows)} predicted drugs</h2>
 {_predictions_table(summary_rows, measured, names, compact=True)}
 <p class="small">{_e(SIGN_CONVENTION.split(" Gene relevance")[0])}{_e(COMPOUND_NOTE if "n_entries" in rows else "")}
-Reliability: {_e(_cv_summary(validation))}</p>
+Reliability: {_e(_cv_summary(validation, paired=False))}</p>
 <h2>Key genes</h2>
 {_key_genes(explanations, drug_keys, names)}
 <h2>Input, data quality and domain</h2>
@@ -557,7 +576,7 @@ Expression is shown relative to the sample's own genes: high (z ≥ 1), low (z �
 <code>sha256sum FILE</code>. This report contains no expression values from the input.</p>
 
 <h2>Methods</h2>
-{"".join(f"<p>{_e(paragraph)}</p>" for paragraph in (*METHODS, PLATFORM_CAVEAT))}
+{"".join(f"<p>{_e(p)}</p>" for p in (*METHODS, model_text.replace("**", ""), PLATFORM_CAVEAT) if p)}
 
 <h2>Limitations</h2>
 <ul>{non_claims}</ul>
