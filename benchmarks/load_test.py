@@ -457,7 +457,9 @@ def visit(base_url: str, profile: Profile, explain: bool = True, timeout: float 
         raw += predicted.raw
         result.steps["upload_predict"] = time.perf_counter() - start
         result.errors += predicted.errors()
-        frames = [f for f in predicted.dataframes() if "rank" in f.columns]  # not the screen-entries table
+        frames = [
+            f for f in predicted.dataframes() if {"rank", "drug"} <= set(f.columns)
+        ]  # the ranked table, not entries or neighbours
         result.table = frames[-1] if frames else None
         urls = predicted.download_urls()
         label = next((k for k in urls if "this sample" in k), None)
