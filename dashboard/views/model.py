@@ -214,9 +214,7 @@ def _biology(neurix: Neurix) -> None:
         "Curated markers in the top 1% / 5%",
         f"{summary['markers_in_top_1pct']} / {summary['markers_in_top_5pct']} of {summary['markers_checked']}",
     )
-    cols[2].metric(
-        "Fold models agree on gene rankings (median ρ)", f"{summary['median_fold_rank_agreement']:.2f}"
-    )
+    cols[2].metric("Fold-model agreement (ρ)", f"{summary['median_fold_rank_agreement']:.2f}")
     shown = table[["gene", "drug", "drug_key", "expected", "abs_rank", "model_trend", "agrees", "source"]]
     st.dataframe(shown.rename(columns={"abs_rank": "rank", "model_trend": "model"}), hide_index=True)
 

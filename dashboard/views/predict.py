@@ -325,7 +325,7 @@ def render() -> None:
             headline = (
                 f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
                 f"z {top['z_log_auc']:+.2f}, 80% interval {top['interval_low']:+.2f} to {top['interval_high']:+.2f}, "
-                f"more sensitive than {top['percentile']:.0f}% of training cell lines). {hits.words}"
+                f"more sensitive than {top['percentile']:.0f}% of training lines; hit rate {hits.short})"
             )
         else:
             headline = (
