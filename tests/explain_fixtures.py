@@ -11,15 +11,8 @@ import torch
 
 from neurix_core.data.dataset import ResponseData
 from neurix_core.model.towers import TrainingConfig
+from tests.test_training import SMALL  # the small architecture every training test uses
 
-SMALL = {
-    "expression_hidden": (32,),
-    "latent_dim": 8,
-    "drug_hidden": (16,),
-    "dropout": 0.0,
-    "input_dropout": 0.0,
-    "drug_dropout": 0.0,
-}
 GENES = ["SLFN11", "EGFR", "ABCB1", "HLA-A", "KRTAP1-5"] + [f"GENE{i}" for i in range(35)]
 DRUGS = [
     ("Cisplatin", "DNA crosslinker"),
