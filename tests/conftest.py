@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -42,3 +45,16 @@ def neurix():
 @pytest.fixture(scope="module")
 def examples(neurix):
     return neurix.example_profiles()
+
+
+@pytest.fixture(scope="module")
+def load_test() -> ModuleType:
+    """The load-test scenario code in ``benchmarks/load_test.py`` (not a package), imported from its file."""
+    spec = importlib.util.spec_from_file_location(
+        "neurix_load_test", REPO_ROOT / "benchmarks" / "load_test.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

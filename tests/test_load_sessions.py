@@ -35,7 +35,6 @@ Figures are printed and written to ``benchmarks/results/load_test.json``.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import threading
@@ -86,21 +85,6 @@ def load_factor(figures: dict[str, Any]) -> float:
 
 
 pytestmark = pytest.mark.slow
-
-
-def _load_module() -> ModuleType:
-    """``benchmarks/`` is not a package: import the shared scenario code from its file."""
-    spec = importlib.util.spec_from_file_location("neurix_load_test", ROOT / "benchmarks" / "load_test.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def load_test() -> ModuleType:
-    return _load_module()
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,6 @@ uploads held in memory are budgeted per session and per process by ``dashboard/g
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import io
 import sys
 import time
@@ -157,16 +156,6 @@ def test_the_dashboard_takes_its_cap_from_the_config(
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "more than the 1.0 MiB allowed" in errors[0], errors
     assert widgets.PROFILE_KEY not in at.session_state
-
-
-@pytest.fixture(scope="module")
-def load_test() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("neurix_load_test", ROOT / "benchmarks" / "load_test.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ session TTL. One server per configuration, started once per module.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,16 +25,6 @@ client_id = "neurix-test"
 client_secret = "not-a-secret"
 server_metadata_url = "https://idp.invalid/.well-known/openid-configuration"
 """
-
-
-@pytest.fixture(scope="module")
-def load_test() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("neurix_load_test", ROOT / "benchmarks" / "load_test.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
