@@ -31,7 +31,11 @@ Speed: for a fixed input the whole LRP backward pass is linear in the output rel
 compute the genes × K "basis" (relevance of each gene when unit k receives relevance 1) in one batched
 backward pass, and the relevance for every drug is ``(f(d) ∘ g(x) / K) @ basis`` — one matrix product for
 all drugs instead of one backward pass per drug. When fewer drugs than K are requested, propagating the
-drug-specific output relevance directly is cheaper and is used instead ("auto").
+drug-specific output relevance directly is cheaper and is used instead ("auto"). All rows of one profile share its
+forward pass, so the rule is evaluated in closed form (``explain/gamma_closed_form.py``: the forward quantities once
+per profile, two matrix products per layer and row) instead of through zennit's hooks, which redo the modified
+forward passes for every row; ``engine="zennit"`` runs zennit's own ``Gamma`` hooks, and the tests hold the two
+equal to float rounding.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from zennit.attribution import Gradient
 from zennit.composites import LayerMapComposite, NameMapComposite
 from zennit.rules import Epsilon, Gamma
 
+from neurix_core.explain.gamma_closed_form import gamma_relevance
 from neurix_core.model.towers import InteractionModel
 from neurix_core.train.linear import LinearComponent
 
@@ -60,6 +65,7 @@ DEFAULT_ROWS_PER_CHUNK = 1024
 _ALLOWED_LAYERS = (nn.Linear, nn.ReLU, nn.Dropout, nn.Sequential)
 
 Method = Literal["auto", "basis", "direct"]
+Engine = Literal["closed_form", "zennit"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -107,9 +113,13 @@ class InteractionLRP:
         gamma: float = DEFAULT_GAMMA,
         linear: LinearComponent | None = None,
         linear_weight: float = 0.0,
+        engine: Engine = "closed_form",
     ) -> None:
         if gamma < 0:
             raise ValueError("gamma must be >= 0")
+        if engine not in ("closed_form", "zennit"):
+            raise ValueError(f"unknown LRP engine {engine!r}")
+        self.engine: Engine = engine
         if linear is not None and not 0.0 <= linear_weight <= 1.0:
             raise ValueError("linear_weight must be in [0, 1]")
         self.gamma = float(gamma)
@@ -164,6 +174,20 @@ class InteractionLRP:
             latent, relevance = attributor(rows, output_relevance)
         return latent.detach(), relevance.detach()
 
+    def _propagate_rows(
+        self, profiles: Tensor, rows: int, output_relevance: Callable[[Tensor], Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """(latent g: profiles × K, relevance: profiles × rows × genes) for ``rows`` output-relevance vectors per
+        profile; ``output_relevance`` maps g (profiles × K) to profiles × rows × K."""
+        if self.engine == "closed_form":
+            return gamma_relevance(self.tower, profiles, output_relevance, self.gamma)
+        n, K = profiles.shape[0], self.latent_dim
+        latent, relevance = self._propagate(
+            profiles.repeat_interleave(rows, dim=0),
+            lambda out: output_relevance(out.detach()[::rows]).reshape(n * rows, K),
+        )
+        return latent[::rows], relevance.view(n, rows, -1)
+
     def _chunks(self, n_profiles: int, rows_per_profile: int, rows_per_chunk: int) -> list[slice]:
         step = max(1, rows_per_chunk // max(1, rows_per_profile))
         return [slice(start, min(start + step, n_profiles)) for start in range(0, n_profiles, step)]
@@ -180,9 +204,13 @@ class InteractionLRP:
             return self.tower(x)
 
     @classmethod
-    def from_fitted(cls, fitted, gamma: float = DEFAULT_GAMMA) -> InteractionLRP:
+    def from_fitted(
+        cls, fitted, gamma: float = DEFAULT_GAMMA, engine: Engine = "closed_form"
+    ) -> InteractionLRP:
         """Explainer of a FittedModel as it predicts: the network and, for a hybrid, its linear part."""
-        return cls(fitted.model, gamma, linear=fitted.linear, linear_weight=fitted.linear_weight)
+        return cls(
+            fitted.model, gamma, linear=fitted.linear, linear_weight=fitted.linear_weight, engine=engine
+        )
 
     def predict(
         self, x: Tensor | np.ndarray, drug_index: Tensor | Sequence[int] | int | None = None
@@ -232,12 +260,11 @@ class InteractionLRP:
         bases, latents = [], []
         for part in self._chunks(x.shape[0], K, rows_per_chunk):
             chunk = x[part]
-            p = chunk.shape[0]
-            # row p*K + k carries profile p with unit vector e_k as output relevance
-            identity = torch.eye(K, dtype=self.dtype, device=self.device).repeat(p, 1)
-            latent, relevance = self._propagate(chunk.repeat_interleave(K, dim=0), lambda _out, e=identity: e)
-            bases.append(relevance.view(p, K, -1))
-            latents.append(latent[::K])
+            # row k of a profile carries the unit vector e_k as output relevance
+            identity = torch.eye(K, dtype=self.dtype, device=self.device).expand(chunk.shape[0], K, K)
+            latent, relevance = self._propagate_rows(chunk, K, lambda _g, e=identity: e)
+            bases.append(relevance)
+            latents.append(latent)
         return torch.cat(bases), torch.cat(latents)
 
     @_autograd_on
@@ -255,10 +282,27 @@ class InteractionLRP:
         one of one row per (profile, drug). ``auto`` picks the cheaper. Memory of the result is profiles ×
         drugs × genes: iterate over profile chunks for large cohorts × all drugs.
         """
-        network = self.network_relevance(x, drug_index, method, rows_per_chunk)
+        x, index = self._as_input(x), self._as_drug_index(drug_index)
         if self.linear_weights is None:
-            return network
-        return self.network_weight * network + self.linear_weight * self.linear_relevance(x, drug_index)
+            return self.network_relevance(x, index, method, rows_per_chunk)
+        if self._resolve(method, index.numel()) == "basis":
+            # one pass over the profiles × drugs × genes block: w·(x ∘ β) += ((1 − w)·r) @ basis, in place
+            basis, g = self._basis_and_latent(x, rows_per_chunk)
+            output_relevance = g[:, None, :] * (
+                self.drug_latents[index] * (self.network_weight / self.latent_dim)
+            )
+            combined = self.linear_relevance(x, index).mul_(self.linear_weight)
+            return combined.baddbmm_(output_relevance, basis)
+        network = self.network_relevance(x, index, method, rows_per_chunk)
+        return self.network_weight * network + self.linear_weight * self.linear_relevance(x, index)
+
+    def _resolve(self, method: Method, n_drugs: int) -> Method:
+        """``auto``: the K-row basis pays off from K drugs on; below that, one row per drug is cheaper."""
+        if method == "auto":
+            return "direct" if n_drugs < self.latent_dim else "basis"
+        if method not in ("basis", "direct"):
+            raise ValueError(f"unknown method {method!r}")
+        return method
 
     @_autograd_on
     def network_relevance(
@@ -272,23 +316,16 @@ class InteractionLRP:
         x = self._as_input(x)
         f = self.drug_latents[self._as_drug_index(drug_index)]  # D × K
         n_drugs, K = f.shape
-        if method == "auto":
-            method = "direct" if n_drugs < K else "basis"
+        method = self._resolve(method, n_drugs)
         if method == "basis":
             basis, g = self._basis_and_latent(x, rows_per_chunk)
             output_relevance = g[:, None, :] * f[None, :, :] / K  # P × D × K
             return output_relevance @ basis  # (P × D × K) @ (P × K × G)
-        if method != "direct":
-            raise ValueError(f"unknown method {method!r}")
         parts = []
         for part in self._chunks(x.shape[0], n_drugs, rows_per_chunk):
-            chunk = x[part]
-            p = chunk.shape[0]
-            drug_rows = f.repeat(p, 1)  # row p*D + d carries profile p and drug d
-            _, relevance = self._propagate(
-                chunk.repeat_interleave(n_drugs, dim=0), lambda g, fr=drug_rows: g.detach() * fr / K
-            )
-            parts.append(relevance.view(p, n_drugs, -1))
+            # row d of a profile carries that drug's output relevance f(d) ∘ g(x) / K
+            _, relevance = self._propagate_rows(x[part], n_drugs, lambda g: g[:, None, :] * f[None, :, :] / K)
+            parts.append(relevance)
         return torch.cat(parts) if parts else x.new_zeros(0, n_drugs, self.n_genes)
 
     @_autograd_on
