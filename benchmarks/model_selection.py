@@ -43,12 +43,27 @@ def standardised(p: np.ndarray) -> np.ndarray:
     return (p - p.mean(axis=0)) / np.maximum(p.std(axis=0), 1e-6)
 
 
+def network_run(run: str) -> tuple[str, TrainingConfig]:
+    """'epochs:seed[:batch]' → (cache name, training settings); the name keeps old caches valid."""
+    values = [int(v) for v in run.split(":")]
+    epochs, seed = values[0], values[1]
+    config = TrainingConfig(epochs=epochs, seed=seed)
+    if len(values) > 2 and values[2] != config.batch_cell_lines:
+        config = TrainingConfig(epochs=epochs, seed=seed, batch_cell_lines=values[2])
+        return f"net_e{epochs}_b{values[2]}_s{seed}", config
+    return f"net_e{epochs}_s{seed}", config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    parser.add_argument("--runs", default="100:0,50:0,200:0,100:1,50:1", help="epochs:seed of each network")
+    parser.add_argument(
+        "--runs",
+        default="80:0,80:1,80:0:64,80:1:64",
+        help="epochs:seed[:batch cell lines] of each network (batch default: TrainingConfig's)",
+    )
     parser.add_argument("--networks-only", action="store_true", help="only train and cache the networks")
     parser.add_argument(
         "--inner-split-ridge", action="store_true", help="also score the previous ridge baseline"
@@ -79,11 +94,11 @@ def main() -> None:
     if args.networks_only:
         fingerprints = drug_fingerprints(train)
         for run in args.runs.split(","):
-            epochs, seed = (int(v) for v in run.split(":"))
-            cached = args.cache / f"net_e{epochs}_s{seed}.npy"
+            name, config = network_run(run)
+            cached = args.cache / f"{name}.npy"
             if not cached.exists():
                 start = time.perf_counter()
-                fitted = fit(train, TrainingConfig(epochs=epochs, seed=seed), fingerprints=fingerprints)
+                fitted = fit(train, config, fingerprints=fingerprints)
                 np.save(cached, fitted.predict(test.expression))
                 print(f"{cached.name} trained in {time.perf_counter() - start:.0f} s", flush=True)
         return
@@ -115,23 +130,24 @@ def main() -> None:
     fingerprints = drug_fingerprints(train)
     seconds = {}
     for run in args.runs.split(","):
-        epochs, seed = (int(v) for v in run.split(":"))
-        name = f"net_e{epochs}_s{seed}"
+        name, config = network_run(run)
+        family = name.rsplit("_s", 1)[0]  # the same settings, other seeds: an ensemble candidate
         cached = args.cache / f"{name}.npy"
         if cached.exists():
             predictions[name] = np.load(cached)
         else:
             start = time.perf_counter()
-            fitted = fit(train, TrainingConfig(epochs=epochs, seed=seed), fingerprints=fingerprints)
+            fitted = fit(train, config, fingerprints=fingerprints)
             seconds[name] = time.perf_counter() - start
             predictions[name] = fitted.predict(test.expression)
             np.save(cached, predictions[name])
             print(f"{name} trained in {seconds[name]:.0f} s", flush=True)
         score(name, predictions[name])
-        nets = {k: v for k, v in predictions.items() if k.startswith(f"net_e{epochs}_")}
+        nets = {k: v for k, v in predictions.items() if k.startswith(f"{family}_s")}
         if len(nets) > 1:
-            predictions[f"ens{len(nets)}_e{epochs}"] = np.mean(list(nets.values()), axis=0)
-            score(f"ens{len(nets)}_e{epochs}", predictions[f"ens{len(nets)}_e{epochs}"])
+            ensemble = f"ens{len(nets)}_{family.removeprefix('net_')}"
+            predictions[ensemble] = np.mean(list(nets.values()), axis=0)
+            score(ensemble, predictions[ensemble])
         for net_name in [k for k in predictions if k.startswith(("net_", "ens"))]:
             for w in WEIGHTS:
                 raw = (1 - w) * predictions[net_name] + w * predictions["ridge_loo"]

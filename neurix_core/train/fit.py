@@ -124,8 +124,12 @@ def fit(
     )
     model = InteractionModel(config, fingerprints).to(device)
     x_all = x_all.to(device)
+    # fused: one kernel per step instead of a dozen passes over every parameter (a quarter of a CPU step)
     optimiser = torch.optim.AdamW(
-        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+        model.parameters(),
+        lr=training.learning_rate,
+        weight_decay=training.weight_decay,
+        fused=x_all.device.type in ("cpu", "cuda"),
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(training.epochs, 1))
     n_cells = x_all.shape[0]
