@@ -32,6 +32,7 @@ from neurix_core.train.cv import CrossValidationResult  # noqa: E402
 from neurix_core.train.evaluation import MethodPredictions, cross_validate_methods, summarise_methods  # noqa: E402
 from neurix_core.train.pipeline import choose_examples  # noqa: E402
 from neurix_core.train.protocol import selection_mask  # noqa: E402
+from neurix_core.train.repeated_cv import benchmark_record  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,6 +52,11 @@ def evaluation_data(data_dir: Path) -> ResponseData:
     return data.select(cells=~selection_mask(data.cell_lines))
 
 
+def cache_file(cache: Path, seed: int, training: TrainingConfig) -> Path:
+    """One file per partition and network setting: a changed model never reuses another's predictions."""
+    return cache / f"partition_{seed}_e{training.epochs}_b{training.batch_cell_lines}.npz"
+
+
 def run_partition(data: ResponseData, seed: int, cache: Path, training: TrainingConfig) -> None:
     """Fit one partition's folds and cache the network, ridge and tissue out-of-fold predictions."""
     fit_config = TrainingConfig(**{**training.to_dict(), "linear_weight": max(training.linear_weight, 0.5)})
@@ -65,7 +71,7 @@ def run_partition(data: ResponseData, seed: int, cache: Path, training: Training
         ),
     )
     np.savez(
-        cache / f"partition_{seed}.npz",
+        cache_file(cache, seed, training),
         folds=runs.result.folds,
         seconds=time.perf_counter() - start,
         epochs=training.epochs,
@@ -74,9 +80,10 @@ def run_partition(data: ResponseData, seed: int, cache: Path, training: Training
 
 
 def load_partition(
-    data: ResponseData, seed: int, cache: Path, weight: float
+    data: ResponseData, seed: int, cache: Path, training: TrainingConfig
 ) -> tuple[MethodPredictions, float]:
-    stored = np.load(cache / f"partition_{seed}.npz")
+    weight = training.linear_weight
+    stored = np.load(cache_file(cache, seed, training))
     predictions = {name: stored[name] for name in ("network", "ridge", "tissue")}
     predictions["model"] = ((1 - weight) * predictions["network"] + weight * predictions["ridge"]).astype(
         np.float32
@@ -130,7 +137,8 @@ def markdown(results: dict) -> str:
         )
     lines.append(
         f"\nBlend weight of the ridge part w = {results['linear_weight']} (chosen on the selection split), "
-        f"network {results['epochs']} epochs. Fitting one partition (5 folds, network + ridge) took "
+        f"network {results['epochs']} epochs, batches of {results.get('batch_cell_lines', 32)} cell lines. "
+        "Fitting one partition (5 folds, network + ridge) took "
         f"{', '.join(f'{v:.0f}' for v in results['partition_seconds'])} s on a shared machine."
     )
     return "\n".join(lines) + "\n"
@@ -154,11 +162,11 @@ def main() -> None:
     print(f"evaluation set: {len(data.cell_lines)} cell lines × {len(data.drugs)} drugs", flush=True)
     seeds = [args.partition] if args.partition is not None else [int(s) for s in args.seeds.split(",")]
     for seed in seeds:
-        if not (args.cache / f"partition_{seed}.npz").exists():
+        if not cache_file(args.cache, seed, training).exists():
             run_partition(data, seed, args.cache, training)
     if args.partition is not None:
         return
-    loaded = [load_partition(data, seed, args.cache, training.linear_weight) for seed in seeds]
+    loaded = [load_partition(data, seed, args.cache, training) for seed in seeds]
     summary = summarise_methods(data, [run for run, _ in loaded], n_boot=args.boot)
     results = {
         "folds": 5,
@@ -167,6 +175,8 @@ def main() -> None:
         "n_selection_lines": int(round(len(data.cell_lines) / 0.8 * 0.2)),
         "linear_weight": training.linear_weight,
         "epochs": training.epochs,
+        "batch_cell_lines": training.batch_cell_lines,
+        **benchmark_record(training, data.source_fingerprint),
         "partition_seconds": [seconds for _, seconds in loaded],
         "summary": summary,
         "drugs": data.drugs[["drug_key", "drug_name", "drug_class"]].to_dict(orient="list"),

@@ -60,6 +60,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         baseline=args.baseline,
         external=args.external,
         expression=args.expression,
+        repeated_cv=args.repeated_cv,
         log=lambda message: print(message, file=sys.stderr),
         progress=_progress_bar("final model"),
     )
@@ -386,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=["auto", "gdsc", "depmap"],
         help="expression to train on: GDSC microarray (auto, if present) or DepMap RNA-seq (OmicsExpression…)",
+    )
+    train.add_argument(
+        "--repeated-cv",
+        type=Path,
+        default=None,
+        help="benchmarks/results/cross_validation.json of this model's settings and data: shown on the model card",
     )
     train.set_defaults(func=cmd_train)
 

@@ -20,7 +20,7 @@ from neurix_core.report.figures import (
     rho_histogram,
     ridge_comparison,
 )
-from neurix_core.report.protocol import methods_frame, paired_sentence, protocol_text
+from neurix_core.report.protocol import methods_frame, paired_sentence, protocol_text, repeated_cv_text
 from neurix_core.report.text import PLATFORM_CAVEAT, training_data_text
 
 EXTERNAL_TITLES = {
@@ -125,6 +125,18 @@ def _protocol(neurix: Neurix) -> None:
         f"genes (ridge share {neurix.bundle.fitted.linear_weight:.2f}); both parts are explained gene by gene. "
         + text
     )
+    repeated = repeated_cv_text(validation)
+    if repeated is not None:
+        protocol = validation["repeated_cv"]["protocol"]
+        st.markdown(f"**{repeated}**")
+        st.dataframe(methods_frame(protocol))
+        for baseline in ("ridge", "tissue"):
+            sentence = paired_sentence(protocol, baseline)
+            if sentence:
+                st.markdown(f"- {sentence}")
+        st.markdown(
+            "**The partition this bundle was trained with** (its fold models calibrate the intervals):"
+        )
     table = methods_frame(validation.get("protocol"))
     if not table.empty:
         st.dataframe(table)
@@ -132,10 +144,11 @@ def _protocol(neurix: Neurix) -> None:
         sentence = paired_sentence(validation.get("protocol"), baseline)
         if sentence:
             st.markdown(f"- {sentence}")
-    st.caption(
-        "One partition of the cell lines, as trained; README and benchmarks/results/cross_validation.md give the "
-        "repeated cross-validation (three partitions) with 95% intervals."
-    )
+    if repeated is None:
+        st.caption(
+            "One partition of the cell lines, as trained; this bundle carries no repeated cross-validation "
+            "(README and benchmarks/results/cross_validation.md give it for the shipped model)."
+        )
 
 
 def _ridge(neurix: Neurix) -> None:

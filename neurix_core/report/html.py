@@ -332,8 +332,21 @@ def _cv_summary(validation: Mapping | None, paired: bool = True) -> str:
     if "n_rho_gt_0.2" in overall:
         parts.append(f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2")
     text = "5-fold cell-line cross-validation: " + ", ".join(parts) + "."
+    protocol = (validation or {}).get("protocol")
+    repeated = (validation or {}).get("repeated_cv")
+    if isinstance(repeated, Mapping) and isinstance((repeated.get("protocol") or {}).get("model"), Mapping):
+        protocol = repeated["protocol"]
+        model = protocol["model"]
+        overall = (model.get("summary") or {}).get("all") or {}
+        low, high = model.get("bootstrap_ci95") or (float("nan"), float("nan"))
+        text = (
+            f"Repeated 5-fold cell-line cross-validation ({len(repeated.get('partition_seeds') or [])} "
+            f"partitions of {repeated.get('n_cell_lines', '?')} lines): mean per-drug ρ "
+            f"{_number(overall.get('mean_rho'), 3, signed=False)} (95% interval {low:.3f}–{high:.3f}), "
+            f"{overall.get('n_rho_gt_0.2', '?')} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2."
+        )
     for baseline in ("ridge", "tissue") if paired else ():
-        sentence = paired_sentence((validation or {}).get("protocol"), baseline)
+        sentence = paired_sentence(protocol, baseline)
         if sentence:
             text += " " + sentence
     return text

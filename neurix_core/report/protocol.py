@@ -22,12 +22,19 @@ def methods_frame(protocol: Mapping | None) -> pd.DataFrame:
         if not isinstance(block, Mapping):
             continue
         overall = (block.get("summary") or {}).get("all") or {}
-        rows[label] = {
-            "mean ρ": overall.get("mean_rho"),
-            "median ρ": overall.get("median_rho"),
-            "ρ > 0.2": overall.get("n_rho_gt_0.2"),
-            "within-lineage ρ": block.get("within_lineage_rho"),
-        }
+        row = {"mean ρ": overall.get("mean_rho")}
+        interval = block.get("bootstrap_ci95")
+        if interval is not None:  # repeated CV: the cell-line bootstrap interval and each partition's mean
+            row["95% interval"] = f"{interval[0]:.3f}–{interval[1]:.3f}"
+            row["by partition"] = ", ".join(f"{v:.3f}" for v in block.get("mean_rho_by_seed") or [])
+        row.update(
+            {
+                "median ρ": overall.get("median_rho"),
+                "ρ > 0.2": overall.get("n_rho_gt_0.2"),
+                "within-lineage ρ": block.get("within_lineage_rho"),
+            }
+        )
+        rows[label] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     if not frame.empty:
         frame.index.name = "method"
@@ -65,4 +72,18 @@ def protocol_text(validation: Mapping | None) -> str | None:
         "pooled out-of-fold predictions. Within-lineage ρ is the mean per-drug ρ inside each lineage with ≥ 15 "
         f"lines ({protocol.get('n_lineages_within', '?')} lineages), averaged: what the model knows beyond tissue "
         "of origin."
+    )
+
+
+def repeated_cv_text(validation: Mapping | None) -> str | None:
+    """One sentence on the repeated CV attached to the model card (None when the bundle has none)."""
+    block = (validation or {}).get("repeated_cv")
+    if not isinstance(block, Mapping) or not isinstance(block.get("protocol"), Mapping):
+        return None
+    seeds = block.get("partition_seeds") or []
+    return (
+        f"Repeated {block.get('n_folds', 5)}-fold cross-validation of this model's settings: {len(seeds)} random "
+        f"partitions of the same {block.get('n_cell_lines', '?')} evaluation cell lines, every method on the same "
+        "folds; per-drug ρ from pooled out-of-fold predictions, averaged over partitions; the interval on a mean ρ "
+        f"is a cell-line bootstrap ({block.get('n_boot', '?')} resamples per partition)."
     )

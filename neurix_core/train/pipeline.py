@@ -29,6 +29,7 @@ from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
 from neurix_core.train.linear import float16_storage_error
 from neurix_core.train.platform_reference import build_rnaseq_reference
 from neurix_core.train.protocol import selection_mask
+from neurix_core.train.repeated_cv import read_repeated_cv, repeated_cv_block
 from neurix_core.trust.artifacts import trust_from_cv, trust_summary
 
 Log = Callable[[str], None]
@@ -185,9 +186,13 @@ def train_bundle(
     log: Log = print,
     progress: Callable[[int, int, float], None] | None = None,
     expression: str = "auto",
+    repeated_cv: str | Path | None = None,
 ) -> Path:
-    """``expression``: auto (GDSC microarray if present, else DepMap RNA-seq), gdsc or depmap."""
+    """``expression``: auto (GDSC microarray if present, else DepMap RNA-seq), gdsc or depmap. ``repeated_cv``: a
+    ``benchmarks/cross_validation.py`` results file of this model and data, copied into the model card (checked
+    before training starts)."""
     training = training or TrainingConfig()
+    repeated_results = read_repeated_cv(repeated_cv, training) if repeated_cv else None
     architecture = architecture if architecture is not None else DEFAULT_ARCHITECTURE
     screens = [s.upper() for s in screens]
     load_screens = sorted(set(screens) | ({"GDSC1", "GDSC2", "PRISM"} if external else set()))
@@ -202,12 +207,17 @@ def train_bundle(
     examples = choose_examples(data)
     is_example = np.isin(data.cell_lines, examples)
     model_data = data.select(cells=~is_example)
+    repeated = (
+        repeated_cv_block(repeated_results, model_data.source_fingerprint) if repeated_results else None
+    )
     fingerprints = drug_fingerprints(model_data)
     full = full.select(cells=~np.isin(full.cell_lines, examples))  # out of external training too
     cv_keep: dict = {}
     validation, drugs = run_validation(
         model_data, full, cv_folds, training, architecture, baseline, external, log, keep=cv_keep
     )
+    if repeated is not None:
+        validation["repeated_cv"] = repeated
     cv_data = cv_keep.get("data", model_data)  # the evaluation lines the CV ran on (selection lines excluded)
     writers, biology = explanation_artifacts(cv_data, cv_keep, drugs, log)
     if biology is not None:
