@@ -9,11 +9,13 @@ bundle.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from neurix_core.data.dataset import ResponseData, build_dataset, file_fingerprint
 from neurix_core.data.drug_table import complete_drug_table
@@ -33,6 +35,36 @@ from neurix_core.train.repeated_cv import read_repeated_cv, repeated_cv_block
 from neurix_core.trust.artifacts import trust_from_cv, trust_summary
 
 Log = Callable[[str], None]
+
+
+class PhaseClock:
+    """Wall and CPU seconds of each training phase, logged as they end and stored in the manifest, so the time
+    budget of ``neurix train`` is measured where it is spent (``benchmarks/train_time.py`` prints it)."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        self._start = self._wall
+
+    def lap(self, phase: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.wall[phase] = round(wall - self._wall, 2)
+        self.cpu[phase] = round(cpu - self._cpu, 2)
+        self._wall, self._cpu = wall, cpu
+        self.log(f"[{phase}: {self.wall[phase]:.0f} s; {wall - self._start:.0f} s since start]")
+
+    def record(self) -> dict:
+        return {
+            "wall_seconds": self.wall,
+            "cpu_seconds": self.cpu,
+            "total_wall_seconds": round(sum(self.wall.values()), 2),
+            "total_cpu_seconds": round(sum(self.cpu.values()), 2),
+            "threads": torch.get_num_threads(),
+        }
+
+
 N_EXAMPLES = 6
 DEFAULT_ARCHITECTURE: dict = {}
 
@@ -90,6 +122,7 @@ def run_validation(
     external: bool,
     log: Log = print,
     keep: dict | None = None,
+    clock: PhaseClock | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Cell-line CV of the shipped model type on the evaluation lines (the selection lines stay out: they chose the
     blend weight and epochs), with its network and ridge parts and the tissue lookup on the same folds, and
@@ -156,6 +189,8 @@ def run_validation(
                 f"model wins on {paired['wins']} of {paired['n_drugs']} drugs; tissue lookup "
                 f"{protocol['tissue']['summary']['all']['mean_rho']:.3f}"
             )
+    if clock is not None:
+        clock.lap("cross-validation and baselines")
     if external and full is not None:
         predictor = interaction_predictor(training, architecture)
         validation["external"] = {}
@@ -165,6 +200,8 @@ def run_validation(
                 f"external {name}: {summary.get('all', {}).get('n_drugs', 0)} shared drug pairs, "
                 f"mean ρ {summary.get('all', {}).get('mean_rho', float('nan')):.3f}"
             )
+    if clock is not None and external and full is not None:
+        clock.lap("external validation")
     return validation, drugs
 
 
@@ -192,6 +229,7 @@ def train_bundle(
     ``benchmarks/cross_validation.py`` results file of this model and data, copied into the model card (checked
     before training starts)."""
     training = training or TrainingConfig()
+    clock = PhaseClock(log)
     repeated_results = read_repeated_cv(repeated_cv, training) if repeated_cv else None
     architecture = architecture if architecture is not None else DEFAULT_ARCHITECTURE
     screens = [s.upper() for s in screens]
@@ -212,9 +250,10 @@ def train_bundle(
     )
     fingerprints = drug_fingerprints(model_data)
     full = full.select(cells=~np.isin(full.cell_lines, examples))  # out of external training too
+    clock.lap("data")
     cv_keep: dict = {}
     validation, drugs = run_validation(
-        model_data, full, cv_folds, training, architecture, baseline, external, log, keep=cv_keep
+        model_data, full, cv_folds, training, architecture, baseline, external, log, keep=cv_keep, clock=clock
     )
     if repeated is not None:
         validation["repeated_cv"] = repeated
@@ -222,15 +261,18 @@ def train_bundle(
     writers, biology = explanation_artifacts(cv_data, cv_keep, drugs, log)
     if biology is not None:
         validation["biology_check"] = biology
+    clock.lap("discovery and stability members")
     log("fitting the final model on all non-example cell lines")
     fitted = fit(model_data, training, architecture, fingerprints=fingerprints, progress=progress)
     profiles, responses = example_tables(data, examples, fitted)
     drugs = complete_drug_table(drugs, fitted.target_scaler.mean, fitted.target_scaler.std)
+    clock.lap("final model")
     log("computing the drug map (UMAP of drug latent vectors)")
     drug_map = compute_drug_map(fitted.model, drugs)
     reference, reference_path = build_rnaseq_reference(
         data_dir, platform, model_data.genes, model_data.cell_lines, log
     )
+    clock.lap("drug map and RNA-seq reference")
     fingerprint = dict(model_data.source_fingerprint)
     if reference_path is not None:
         fingerprint.update(file_fingerprint([reference_path]))
@@ -239,6 +281,7 @@ def train_bundle(
         log("calibrating intervals, hit rates and the applicability domain on the out-of-fold predictions")
         trust = trust_from_cv(cv_data, cv_keep["cv"], fitted, drugs)
         log(trust_summary(trust))
+    clock.lap("trust calibration")
     extra = {"example_cell_lines": examples, "expression_platform": platform}
     if fitted.linear is not None:
         error = float16_storage_error(
@@ -246,6 +289,8 @@ def train_bundle(
         )
         extra["linear_float16_max_abs_change"] = error
         log(f"ridge part stored as float16: predictions change by at most {error:.2e} on the training lines")
+    clock.lap("float16 check")
+    extra["training_time"] = clock.record()  # the write itself (a few seconds) is not included
     return save_bundle(
         out,
         fitted,
