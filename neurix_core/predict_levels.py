@@ -57,17 +57,26 @@ MIN_WEIGHT = 0.01
 
 
 def add_drug_columns(table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
-    """Add compound_id and predicted_auc (when the drug table has the log-AUC scale) to screen-level rows."""
+    """Add compound_id and predicted_auc (when the drug table has the log-AUC scale) to screen-level rows.
+
+    One hash lookup of the drug keys, then array takes (a cohort partition has ~700 rows per sample).
+    """
     info = drugs.set_index("drug_key")
     table = table.copy()
-    table["compound_id"] = table["drug_key"].map(info["compound_id"])
+    codes = info.index.get_indexer(table["drug_key"])  # -1: a key the drug table lacks (NaN, as ``map``)
+    table["compound_id"] = info["compound_id"].array.take(codes, allow_fill=True)
     if {"log_auc_mean", "log_auc_sd"} <= set(info.columns):
-        mean = table["drug_key"].map(info["log_auc_mean"]).to_numpy(dtype=np.float64)
-        sd = table["drug_key"].map(info["log_auc_sd"]).to_numpy(dtype=np.float64)
+        mean = _take_float(info["log_auc_mean"], codes)
+        sd = _take_float(info["log_auc_sd"], codes)
         table["predicted_auc"] = np.exp(mean + table["z_log_auc"].to_numpy(dtype=np.float64) * sd)
     else:
         table["predicted_auc"] = np.nan
     return table
+
+
+def _take_float(column: pd.Series, codes: np.ndarray) -> np.ndarray:
+    values = np.append(column.to_numpy(dtype=np.float64), np.nan)  # codes of -1 read the trailing NaN
+    return values[codes]
 
 
 def entry_label(screen: object, drug_id: object) -> str:
@@ -85,21 +94,19 @@ def _preference(drugs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
     """One row per (sample, compound) by the consensus rule of the module docstring, ranked within sample.
 
-    Works on the samples × drugs matrix: one small vectorised step per multi-entry compound (~140 of them).
+    Works on the samples × drugs matrix: one small vectorised step per multi-entry compound (~140 of them), then
+    one ordering per sample and a single row take of the screen table (a cohort partition has ~10⁶ rows, so
+    every pass over them counts).
     """
     table = screen_table if "compound_id" in screen_table else add_drug_columns(screen_table, drugs)
     table = table.reset_index(drop=True)
-    samples = [str(v) for v in pd.unique(table["sample"].to_numpy(dtype=object))]
+    sample_codes, sample_names = pd.factorize(table["sample"].astype(str))
+    samples = [str(v) for v in sample_names]
     keys = drugs["drug_key"].tolist()
-    position = pd.Series(
-        np.arange(len(table)),
-        index=pd.MultiIndex.from_arrays([table["sample"].astype(str), table["drug_key"]]),
-    )
-    rows = (
-        position.reindex(pd.MultiIndex.from_product([samples, keys]))
-        .to_numpy()
-        .reshape(len(samples), len(keys))
-    )
+    drug_codes = pd.Index(keys).get_indexer(table["drug_key"])
+    known = drug_codes >= 0  # rows of drugs the table lacks are ignored
+    rows = np.full((len(samples), len(keys)), np.nan)
+    rows[sample_codes[known], drug_codes[known]] = np.flatnonzero(known)
     z = np.where(
         np.isnan(rows),
         np.nan,
@@ -107,7 +114,8 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
     )
     weight, tie = _preference(drugs)
     labels = (drugs["screen"].astype(str) + " #" + drugs["drug_id"].astype(str)).to_numpy().astype(object)
-    groups = list(drugs.groupby("compound_id", sort=False).indices.values())
+    grouped = drugs.groupby("compound_id", sort=False).indices
+    groups = list(grouped.values())
     n_samples = len(samples)
     first = np.array([members[0] for members in groups])
     chosen = rows[:, first].copy()  # samples × compounds: row numbers in ``table``, NaN = no prediction
@@ -134,22 +142,32 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
         for p in range(members.size):
             j = order[:, p]
             value = zs[every, j]
-            part = labels[members[j]] + " " + np.char.mod("%+.2f", value).astype(object)
+            formatted = np.array([f"{v:+.2f}" for v in value.tolist()], dtype=object)
+            part = labels[members[j]] + " " + formatted
             part = np.where(np.isnan(value), "", part)
             text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
         entries[:, c] = text
     valid = ~np.isnan(chosen)
-    out = table.iloc[chosen[valid].astype(int)].copy()
-    out["n_entries"] = n_entries[valid]
-    out["z_min"] = z_min[valid]
-    out["z_max"] = z_max[valid]
-    out["entries"] = entries[valid]
+    picked = np.where(
+        valid, table["z_log_auc"].to_numpy(dtype=float)[np.nan_to_num(chosen).astype(int)], np.nan
+    )
+    # within each sample (in order of appearance): lowest z first, ties in compound order, NaN last
+    order = np.argsort(picked, axis=1, kind="stable")
+    keep = np.take_along_axis(valid, order, axis=1)
+    sample_of = np.repeat(every, order.shape[1]).reshape(order.shape)[keep]
+    compound_of = order[keep]
+    out = table.take(chosen[sample_of, compound_of].astype(int))
+    out["n_entries"] = n_entries[sample_of, compound_of]
+    out["z_min"] = z_min[sample_of, compound_of]
+    out["z_max"] = z_max[sample_of, compound_of]
+    out["entries"] = entries[sample_of, compound_of]
     names = drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
-    out["drug_name"] = out["compound_id"].map(names).fillna(out["drug_name"])
-    out = out.sort_values(["z_log_auc"], kind="stable")
-    out["_order"] = out["sample"].astype(str).map({s: i for i, s in enumerate(samples)})
-    out = out.sort_values("_order", kind="stable").drop(columns="_order")
-    out["rank"] = out.groupby("sample", sort=False).cumcount() + 1
+    group_names = names.reindex(pd.Index(list(grouped.keys()))).to_numpy(dtype=object)[compound_of]
+    missing = pd.isna(group_names)
+    if missing.any():
+        group_names[missing] = out["drug_name"].to_numpy(dtype=object)[missing]
+    out["drug_name"] = group_names
+    out["rank"] = np.cumsum(keep, axis=1)[keep]
     extra = [c for c in out.columns if c not in COMPOUND_COLUMNS]
     return out[COMPOUND_COLUMNS + extra].reset_index(drop=True)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -86,8 +86,16 @@ class DataQuality:
 
     def table(self) -> pd.DataFrame:
         """One row per sample (the figures the dashboard, CLI and report show)."""
+        names = [
+            f.name for f in fields(SampleQuality)
+        ]  # flat fields: no asdict deep copy (cohort partitions)
         rows = [
-            {**asdict(s), "imputed": s.imputed, "imputed_fraction": s.imputed_fraction} for s in self.samples
+            {
+                **{n: getattr(s, n) for n in names},
+                "imputed": s.imputed,
+                "imputed_fraction": s.imputed_fraction,
+            }
+            for s in self.samples
         ]
         columns = [
             "sample",

@@ -17,7 +17,9 @@ import hashlib
 import json
 import os
 import sys
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from neurix_core.cohort.sources import CohortSource
 from neurix_core.errors import NeurixError, ProfileError
 from neurix_core.io.gene_ids import GeneMapping, map_genes
 from neurix_core.io.profile import profile_from_matrix
-from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, align_to_genes
+from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, align_to_genes, coverage_refusal, prepare_input
 
 SENSITIVE_Z = (
     -1.0
@@ -139,6 +141,25 @@ def _target_matrix(neurix) -> np.ndarray:
     return _TARGETS[key]
 
 
+class StageClock:
+    """CPU seconds (``time.process_time``: every thread of this process) per named stage of a partition.
+
+    Why CPU and not wall time: on a shared machine wall time measures the contention; the CPU cost per sample is
+    what a cluster's size is planned from (README, projected time for 10,000 tumours).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        began = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.process_time() - began
+
+
 # --- the task ---------------------------------------------------------------------------------------------------
 
 
@@ -147,32 +168,44 @@ def run_partition(task: PartitionTask) -> dict:
     existing = read_marker(task.out, task.name, task.config_hash)
     if existing is not None:  # a duplicate run of a finished partition (e.g. rescheduled after a lost worker)
         return existing
-    neurix = cached_neurix(task.bundle_dir)
-    matrix, samples = task.source.read(task.start, task.stop)
+    clock = StageClock()
+    with clock("load_bundle"):
+        neurix = cached_neurix(task.bundle_dir)
+    with clock("read"):
+        matrix, samples = task.source.read(task.start, task.stop)
     warnings: list[str] = []
-    expression, failed = _parse(neurix, task.source, matrix, samples, warnings)
+    with clock("parse"):
+        expression, failed = _parse(neurix, task.source, matrix, samples, warnings)
     del matrix
-    model_input, refused = _prepare(neurix, expression)
+    with clock("prepare"):
+        model_input, refused = _prepare(neurix, expression, task.source.values)
     failed.update(refused)
     metadata = _metadata(task)
     options = {"level": task.level} if task.level else {}
-    predictions = neurix.predict(model_input, **options) if model_input is not None else None
-    quality = _quality(neurix, task, samples, expression, model_input, predictions, failed, metadata)
+    with clock("predict"):
+        predictions = neurix.predict(model_input, **options) if model_input is not None else None
+    with clock("quality"):
+        quality = _quality(neurix, task, samples, expression, model_input, predictions, failed, metadata)
     out = Path(task.out)
     rows = {"prediction_rows": 0, "gene_rows": 0}
     if predictions is not None:
-        _write_parquet(_arrow(predictions), out / PREDICTIONS / f"{task.name}.parquet")
+        with clock("write_predictions"):
+            _write_parquet(_arrow(predictions), out / PREDICTIONS / f"{task.name}.parquet")
         rows["prediction_rows"] = len(predictions)
-        _write_parquet(
-            _arrow(_drug_partials(predictions, quality, task.group_by)),
-            out / STATE / f"{task.name}.drugs.parquet",
-        )
+        with clock("drug_partials"):
+            _write_parquet(
+                _arrow(_drug_partials(predictions, quality, task.group_by)),
+                out / STATE / f"{task.name}.drugs.parquet",
+            )
         if task.explain_top > 0:
-            genes, partials = _top_genes(neurix, model_input, task.explain_top)
-            _write_parquet(genes, out / GENES / f"{task.name}.parquet")
-            _write_parquet(partials, out / STATE / f"{task.name}.genes.parquet")
+            with clock("top_genes"):
+                genes, partials = _top_genes(neurix, model_input, task.explain_top)
+            with clock("write_genes"):
+                _write_parquet(genes, out / GENES / f"{task.name}.parquet")
+                _write_parquet(partials, out / STATE / f"{task.name}.genes.parquet")
             rows["gene_rows"] = genes.num_rows
-    _write_parquet(_arrow(quality), out / QUALITY / f"{task.name}.parquet")
+    with clock("write_quality"):
+        _write_parquet(_arrow(quality), out / QUALITY / f"{task.name}.parquet")
     marker = {
         "partition": task.index,
         "start": task.start,
@@ -183,6 +216,7 @@ def run_partition(task: PartitionTask) -> dict:
         "samples_sha256": sample_digest(samples),
         "warnings": sorted(set(warnings)),
         "config_hash": task.config_hash,
+        "cpu_seconds": clock.seconds,  # per stage, this process (all its threads): load-independent cost
         **rows,
     }
     _write_text(json.dumps(marker), marker_path(out, task.name))
@@ -214,31 +248,36 @@ def _parse(
     return (pd.concat(good) if good else None), failed
 
 
-def _prepare(neurix, expression: pd.DataFrame | None) -> tuple[ModelInput | None, dict[str, str]]:
-    """The coverage rule of ``predict`` on the whole partition, then per sample when it refuses one."""
+def _prepare(
+    neurix, expression: pd.DataFrame | None, value_scale: str
+) -> tuple[ModelInput | None, dict[str, str]]:
+    """The coverage rule of ``predict`` on the whole partition, then per sample when it refuses one.
+
+    ``value_scale`` is the parser's scale (decided once per cohort), as ``neurix predict`` passes a parsed file's:
+    the same platform and scaling choice, without re-deriving the scale from the values of every partition.
+    """
     if expression is None or expression.empty:
         return None, {}
+
+    def prepare(frame: pd.DataFrame) -> ModelInput:
+        return prepare_input(neurix.bundle, frame, neurix.min_coverage, value_scale=value_scale)
+
     try:
-        return neurix.prepare(expression), {}
+        return prepare(expression), {}
     except ProfileError:
         pass
-    inputs, failed = [], {}
-    for sample in expression.index:
-        try:
-            inputs.append(neurix.prepare(expression.loc[[sample]]))
-        except ProfileError as exc:
-            failed[str(sample)] = str(exc)
-    if not inputs:
+    # the rule refused some samples: name each with the sentence ``predict`` gives it alone, keep the others
+    # together (the scaling choice depends on how many samples are scaled at once, as in ``predict``)
+    genes = neurix.bundle.genes
+    coverage = np.isfinite(align_to_genes(expression, genes)).mean(axis=1)
+    low = coverage < neurix.min_coverage
+    failed = {
+        str(sample): coverage_refusal([(str(sample), float(fraction))], len(genes), neurix.min_coverage)
+        for sample, fraction in zip(expression.index[low], coverage[low], strict=True)
+    }
+    if low.all():
         return None, failed
-    return (
-        ModelInput(
-            samples=[s for m in inputs for s in m.samples],
-            zscored=np.vstack([m.zscored for m in inputs]),
-            scaled=np.vstack([m.scaled for m in inputs]),
-            coverage=np.concatenate([m.coverage for m in inputs]),
-        ),
-        failed,
-    )
+    return prepare(expression.loc[~low]), failed
 
 
 def _metadata(task: PartitionTask) -> pd.DataFrame:

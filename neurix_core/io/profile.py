@@ -506,16 +506,20 @@ def _drop_annotation_samples(
     matrix: np.ndarray, text: np.ndarray, mapped: np.ndarray, samples: list[str], warnings: list[str]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Samples whose recognised-gene cells are all text (a Description column, a units row) are annotation."""
-    keep = ~text[:, mapped].all(axis=1)
+    has_text = bool(text.any())  # numeric sources (.h5ad, Parquet partitions) have no text cells: no copies
+    keep = ~text[:, mapped].all(axis=1) if has_text else np.ones(len(samples), dtype=bool)
     if not keep.any():
         raise ProfileError("No expression values were found: the value cells hold text only.")
     if not keep.all():
         warnings.append(
             f"Ignored {int((~keep).sum())} column(s) or row(s) of text that hold no expression values."
         )
-    matrix, text = matrix[keep], text[keep]
-    samples = [s for s, k in zip(samples, keep, strict=True) if k]
-    empty = np.isnan(matrix[:, mapped]).all(axis=1) & ~text[:, mapped].any(axis=1)
+    if not keep.all():
+        matrix, text = matrix[keep], text[keep]
+        samples = [s for s, k in zip(samples, keep, strict=True) if k]
+    empty = np.isnan(matrix[:, mapped]).all(axis=1)
+    if has_text:
+        empty &= ~text[:, mapped].any(axis=1)
     if empty.any():
         raise ProfileError(f"Sample {samples[int(np.flatnonzero(empty)[0])]!r} has no values for any gene.")
     return matrix, text, samples
@@ -523,6 +527,8 @@ def _drop_annotation_samples(
 
 def _check_text(text: np.ndarray, mapped: np.ndarray, orientation: str) -> None:
     """Refuse text in recognised genes' value cells, naming the first cell's position (never its content)."""
+    if not text.any():
+        return
     bad = np.argwhere(text[:, mapped])
     if bad.size == 0:
         return

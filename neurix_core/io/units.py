@@ -90,39 +90,54 @@ def _span(bounds: tuple[float, float]) -> str:
 
 
 def scale_evidence(values: np.ndarray) -> ScaleEvidence:
-    """Summary statistics of a samples × genes array (NaN ignored) that the rules use."""
+    """Summary statistics of a samples × genes array (NaN ignored) that the rules use.
+
+    Written for cohort partitions (~10⁷ values): a fully observed array is used without masked copies, and the
+    whole-number test stops at the first block that has a fraction.
+    """
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    finite = values[np.isfinite(values)]
+    observed = np.isfinite(values)
+    complete = bool(observed.all())
+    finite = values.ravel() if complete else values[observed]
     if finite.size == 0:
         raise ProfileError(
             "No expression values were found for the recognised genes: the value cells are empty."
         )
-    observed = np.isfinite(values)
     counts = observed.sum(axis=1)
     rows = counts > 0
-    filled = np.where(observed, values, 0.0)[rows]
+    filled = values if complete else np.where(observed, values, 0.0)[rows]
     counts = counts[rows]
     means = filled.sum(axis=1) / counts
-    sds = np.sqrt(
-        np.maximum((np.where(observed[rows], filled - means[:, None], 0.0) ** 2).sum(axis=1), 0) / counts
-    )
-    negatives = finite[finite < 0]
+    centred = filled - means[:, None]
+    if not complete:
+        centred = np.where(observed[rows], centred, 0.0)
+    sds = np.sqrt(np.maximum((centred**2).sum(axis=1), 0) / counts)
+    negative = finite < 0
+    negatives = finite[negative]
     tolerance = np.maximum(Z_MEAN_TOLERANCE, 3.0 / np.sqrt(counts))
     zscore_like = bool(
         np.all(np.abs(means) <= tolerance) and np.all((sds >= Z_SD_RANGE[0]) & (sds <= Z_SD_RANGE[1]))
     )
+    any_negative = bool(negatives.size)
     return ScaleEvidence(
         n_values=int(finite.size),
         minimum=float(finite.min()),
         maximum=float(finite.max()),
-        negative_fraction=float((finite < 0).mean()),
-        whole_numbers=bool(np.all(finite == np.round(finite))),
+        negative_fraction=float(negative.mean()),
+        whole_numbers=_all_whole(finite),
         sample_means=(float(means.min()), float(means.max())),
         sample_sds=(float(sds.min()), float(sds.max())),
-        zscore_like=zscore_like and bool((finite < 0).any()),
-        negative_codes=bool(negatives.size)
-        and bool(np.all((negatives <= -1) & (negatives == np.round(negatives)))),
+        zscore_like=zscore_like and any_negative,
+        negative_codes=any_negative and bool(np.all((negatives <= -1) & (negatives == np.round(negatives)))),
     )
+
+
+def _all_whole(values: np.ndarray, block: int = 4096) -> bool:
+    """Whether every value is a whole number; continuous data answer from the first block."""
+    head = values[:block]
+    if not np.all(head == np.round(head)):
+        return False
+    return bool(np.all(values == np.round(values)))
 
 
 def _automatic(evidence: ScaleEvidence, n_negative: int) -> tuple[str, str]:

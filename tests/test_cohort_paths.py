@@ -1,0 +1,64 @@
+"""The vectorised paths a cohort partition runs through give the same answers whatever the row order or gaps.
+
+``compound_table`` scatters rows into a samples × drugs matrix and orders each sample once; ``scale_evidence``
+skips masked copies for fully observed arrays. Both must not depend on how the input happens to be laid out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurix_core.api import Neurix
+from neurix_core.io.units import scale_evidence
+from neurix_core.predict import prediction_table
+from neurix_core.predict_levels import add_drug_columns, compound_table
+
+
+@pytest.fixture(scope="module")
+def neurix() -> Neurix:
+    return Neurix.load()
+
+
+@pytest.fixture(scope="module")
+def screen(neurix: Neurix) -> pd.DataFrame:
+    examples = neurix.example_profiles().iloc[:3]
+    return add_drug_columns(prediction_table(neurix.bundle, neurix.prepare(examples)), neurix.bundle.drugs)
+
+
+def test_compound_table_ignores_row_order_within_samples(screen: pd.DataFrame, neurix: Neurix) -> None:
+    drugs = neurix.bundle.drugs
+    expected = compound_table(screen, drugs)
+    shuffled = screen.groupby("sample", sort=False, group_keys=False).sample(frac=1.0, random_state=0)
+    assert not shuffled.index.equals(screen.index)
+    pd.testing.assert_frame_equal(compound_table(shuffled, drugs), expected)
+
+
+def test_compound_rows_are_ranked_with_ties_and_gaps(screen: pd.DataFrame, neurix: Neurix) -> None:
+    drugs = neurix.bundle.drugs
+    table = screen.sample(frac=0.7, random_state=1).copy()  # drugs missing for some samples
+    table.loc[table.index[:40], "z_log_auc"] = 0.25  # ties
+    table.loc[table.index[40:45], "z_log_auc"] = np.nan
+    out = compound_table(table, drugs)
+    assert not out.duplicated(["sample", "compound_id"]).any()
+    assert out["sample"].unique().tolist() == table["sample"].unique().tolist()
+    for _, rows in out.groupby("sample", sort=False):
+        z = rows["z_log_auc"].to_numpy()
+        finite = z[~np.isnan(z)]
+        assert np.all(np.diff(finite) >= 0) and np.isnan(z[len(finite) :]).all()  # NaN last
+        assert rows["rank"].tolist() == list(range(1, len(rows) + 1))
+    chosen = table.set_index(["sample", "drug_key"])["z_log_auc"]
+    picked = chosen.loc[list(zip(out["sample"], out["drug_key"], strict=True))].to_numpy()
+    np.testing.assert_array_equal(picked, out["z_log_auc"].to_numpy())  # every row is one screen entry's
+
+
+def test_scale_evidence_same_with_and_without_missing_rows() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 1, (20, 300))
+    with_gap = np.vstack([values[:7], np.full((1, 300), np.nan), values[7:]])
+    assert scale_evidence(with_gap) == scale_evidence(values)
+    assert scale_evidence(values).zscore_like and not scale_evidence(values).whole_numbers
+    counts = np.round(rng.gamma(2, 40, (5, 5000)))
+    counts[4, -1] += 0.5  # one fraction after the first block
+    assert scale_evidence(counts[:4]).whole_numbers and not scale_evidence(counts).whole_numbers
