@@ -47,10 +47,11 @@ def network_run(run: str) -> tuple[str, TrainingConfig]:
     """'epochs:seed[:batch]' → (cache name, training settings); the name keeps old caches valid."""
     values = [int(v) for v in run.split(":")]
     epochs, seed = values[0], values[1]
-    config = TrainingConfig(epochs=epochs, seed=seed)
-    if len(values) > 2 and values[2] != config.batch_cell_lines:
-        config = TrainingConfig(epochs=epochs, seed=seed, batch_cell_lines=values[2])
-        return f"net_e{epochs}_b{values[2]}_s{seed}", config
+    batch = values[2] if len(values) > 2 else TrainingConfig.batch_cell_lines
+    # the network alone (no ridge part): the blends below are formed from it and the LOO ridge
+    config = TrainingConfig(epochs=epochs, seed=seed, batch_cell_lines=batch, linear_weight=0.0)
+    if batch != TrainingConfig.batch_cell_lines:
+        return f"net_e{epochs}_b{batch}_s{seed}", config
     return f"net_e{epochs}_s{seed}", config
 
 
@@ -70,8 +71,11 @@ def main() -> None:
     )
     parser.add_argument("--ridge-only", action="store_true", help="only fit and cache the ridge")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/neurix_model_selection"))
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1 per process for parallel runs)"
+    )
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     full = build_dataset(args.data_dir, ["GDSC1", "GDSC2"])
     data = full.select(drugs=full.screen_mask(["GDSC1", "GDSC2"]))
