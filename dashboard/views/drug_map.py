@@ -57,12 +57,10 @@ def _tumour_type(
     suggested, source = _suggestion(neurix, profile, sample) if profile is not None and sample else (None, "")
     options = [ANY_TUMOUR, *types]
     choice = st.selectbox(
-        "Tumour type of the sample (OncoTree lineage)",
+        "Tumour type (OncoTree lineage)",
         options,
         index=0,
-        format_func=lambda t: (
-            t or (f"Not chosen: using the suggested {suggested}" if suggested else "Choose a tumour type…")
-        ),
+        format_func=lambda t: t or (f"Suggested: {suggested}" if suggested else "Choose a tumour type…"),
         key=f"{w.TUMOUR_KEY}_{profile.fingerprint if profile else ''}_{sample}",
         help="Drugs already approved for this tumour type are not repurposing candidates; indications are "
         "matched to lineages through a vocabulary of indication terms.",
