@@ -109,7 +109,9 @@ def _cross_validation(neurix: Neurix) -> None:
         w.show_table(table)
     if rho.notna().any():
         left, right = st.columns(2)
-        left.plotly_chart(rho_histogram(drugs), key="rho_hist", config={"displaylogo": False})
+        histogram = rho_histogram(drugs)  # legend below the axis: above, it ran into the ρ thresholds' labels
+        histogram.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0})
+        left.plotly_chart(histogram, key="rho_hist", config={"displaylogo": False})
         right.plotly_chart(rho_by_class(drugs), key="rho_class", config={"displaylogo": False})
 
 
