@@ -331,6 +331,11 @@ return [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'
 """
 
 
+NOTES_JS = """
+const line = [...document.querySelectorAll('[data-testid="stExpander"] summary')]
+  .find((e) => e.textContent.includes('of model genes measured') && e.textContent.includes('imputed'));
+return line ? line.getBoundingClientRect().bottom : null;
+"""
 BARS_JS = """
 const boxes = [...document.querySelectorAll('div.js-plotly-plot g.barlayer path')]
   .map((b) => b.getBoundingClientRect()).filter((r) => r.height > 0).sort((a, b) => a.top - b.top);
@@ -384,6 +389,10 @@ def test_every_page_fits_laptop_and_desktop_screens(server: str, browser, profil
                     count, top, bottom = driver.execute_script(BARS_JS, FIRST_BARS)
                     assert count >= FIRST_BARS, "the prediction bars are drawn"
                     print(f"{name}: bar 1 starts at {top:.0f}px; bar {FIRST_BARS} ends at {bottom:.0f}px")
+                    notes = driver.execute_script(NOTES_JS)  # compact, not hidden: coverage and imputation
+                    assert notes and notes < top, (
+                        "the detection line (coverage, imputed genes) is above the bars"
+                    )
                     if bottom > height - BROWSER_CHROME:
                         problems.append(
                             f"{name}: the first {FIRST_BARS} bars end at {bottom:.0f}px, below the fold "
