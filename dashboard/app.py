@@ -20,10 +20,18 @@ from dashboard import auth, guard, present, widgets  # noqa: E402
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
 
 HERE = Path(__file__).resolve().parent
-# Less padding above and beside the page than Streamlit's default, so that on a 1280×800 laptop the Predict
-# page's first bars are visible without scrolling and tables get the width.
+# Compact layout for laptop screens (1280×800): less padding above and beside the page, smaller page titles,
+# tighter spacing between elements and a one-line file drop zone, so that the Predict page's first bars are visible
+# without scrolling and tables get the width. Tables wider than the page sit in a container keyed ``wide_*`` and
+# scroll sideways with their identifying columns pinned (tests/test_e2e_browser.py: no other table scrolls sideways).
 LAYOUT_CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.9rem; padding-bottom: 3rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.75rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 2.1rem; line-height: 1.25; padding: 0 0 0.35rem; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 1.6rem; padding: 0.6rem 0 0.3rem; }
+[data-testid="stMainBlockContainer"] h3 { font-size: 1.35rem; padding: 0.5rem 0 0.25rem; }
+[data-testid="stFileUploaderDropzone"] { padding: 0.2rem 0.6rem; min-height: 0; }
+[data-testid="stFileUploaderDropzoneInstructions"] { font-size: 0.85rem; }
 @media (max-width: 1500px) {
   [data-testid="stMainBlockContainer"] { padding-left: 2rem; padding-right: 2rem; }
 }

@@ -31,6 +31,7 @@ html { font-size: 21px; }
   display: none !important; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem !important;
   padding-bottom: 0.5rem !important; max-width: 100% !important; }
+[data-testid="stHeaderActionElements"] { display: none; }
 .neurix-genes { width: 100%; border-collapse: collapse; }
 .neurix-genes td { padding: 0.2rem 0.4rem; vertical-align: top; border-bottom: 1px solid #e2e8f0; }
 .neurix-genes .drug { font-weight: 700; }
@@ -103,7 +104,8 @@ def _domain_banner(rows: pd.DataFrame) -> None:
 def render(neurix: Neurix | None) -> None:
     """The whole screen in screen-sharing mode."""
     st.html(STYLE)
-    head, pick, toggle = st.columns([3.6, 2.2, 1.9], vertical_alignment="center")
+    # The picker column is wide enough for a full sample label at 1280×720 (a cut name misleads).
+    head, pick, toggle = st.columns([3.3, 3, 1.6], vertical_alignment="center")
     with toggle:
         switch("Screen-sharing")
     profile = w.current_profile()
@@ -126,8 +128,8 @@ def render(neurix: Neurix | None) -> None:
     head.markdown(
         f"#### {html.escape(profile.sample_label(sample))}"
         + (f" · {html.escape(str(tumour))}" if tumour else "")
-        + f"  \n<span style='color:#4a5568'>Neurix model {html.escape(neurix.bundle.version)} · predicted "
-        "response relative to cancer cell lines</span>",
+        + f"  \n<span style='color:#4a5568'>Neurix {html.escape(neurix.bundle.version)} · response relative to "
+        "cancer cell lines · research use only</span>",
         unsafe_allow_html=True,
     )
     rows = profile.sample_predictions(sample)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import widgets as w
 from neurix_core.api import Neurix
@@ -36,10 +37,17 @@ NEIGHBOUR_COLUMNS = {
 }
 
 
-def domain_banner(neurix: Neurix, profile: w.LoadedProfile, sample: str) -> None:
-    """A banner when the sample is outside the applicability domain; a one-line note otherwise."""
+def domain_banner(
+    neurix: Neurix, profile: w.LoadedProfile, sample: str, note: DeltaGenerator | None = None
+) -> None:
+    """A banner when the sample is outside the applicability domain; a one-line note otherwise.
+
+    ``note`` is where the one-line note goes (e.g. a column beside the sample picker); the out-of-domain warning
+    always spans the page, because it qualifies every number shown for the sample.
+    """
+    place = note if note is not None else st
     if not neurix.has_trust:
-        st.info(f"Domain check: {NOT_AVAILABLE}.", icon=":material/help:")
+        place.caption(f":material/help: Domain check: {NOT_AVAILABLE}.")
         return
     row = profile.predictions[profile.predictions["sample"] == sample].iloc[0]
     threshold = neurix.bundle.trust.threshold
@@ -49,9 +57,9 @@ def domain_banner(neurix: Neurix, profile: w.LoadedProfile, sample: str) -> None
             icon=":material/explore_off:",
         )
     else:
-        st.caption(
-            f":material/verified: Within the training domain: distance {row['domain_distance']:.3f} to the most "
-            f"similar training cell lines (99% of unseen real lines stay under {threshold:.3f})."
+        place.caption(
+            f":material/verified: Within the training domain: distance {row['domain_distance']:.3f} to the "
+            f"nearest training lines (99% of unseen lines stay under {threshold:.3f})."
         )
 
 
@@ -91,7 +99,7 @@ def similar_lines(neurix: Neurix, profile: w.LoadedProfile, sample: str, rows: p
     warning = table["lineage_warning"].dropna()
     if len(warning):
         st.warning(warning.iloc[0], icon=":material/call_split:")
-    st.dataframe(table[list(NEIGHBOUR_COLUMNS)], hide_index=True, column_config=NEIGHBOUR_COLUMNS)
+    w.show_table(table[list(NEIGHBOUR_COLUMNS)], hide_index=True, column_config=NEIGHBOUR_COLUMNS)
     measured = table["measured_z_log_auc"].dropna()
     predicted = rows.loc[rows["drug_key"] == drug, "z_log_auc"]
     if len(measured) and len(predicted):
@@ -125,7 +133,7 @@ def calibration_section(neurix: Neurix) -> None:
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
-        height=40 + 35 * len(rows),
+        height="content",  # every row visible: no scrolling inside the table
         column_config={"measured coverage": st.column_config.NumberColumn(format="percent")},
     )
     hits = report["hit_rate"]

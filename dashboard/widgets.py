@@ -465,8 +465,8 @@ def upload_widget(neurix: Neurix) -> None:
     if not session_may_upload():  # pages do not render then either; this keeps the widget closed regardless
         st.warning("Sign in to upload a profile.", icon=":material/lock:")
         return
-    left, right = st.columns([3, 1])
-    with right:
+    left, middle, right = st.columns([2.3, 1, 1])  # one row: the results start higher on a laptop screen
+    with middle:
         scale = st.selectbox(
             "Value scale",
             ["auto", *VALUE_SCALES],
@@ -479,6 +479,7 @@ def upload_widget(neurix: Neurix) -> None:
                 "contradict is warned about."
             ),
         )
+    with right:
         st.selectbox(
             "Scaling",
             list(SCALING_MODES),
@@ -607,7 +608,13 @@ def show_table(frame: pd.DataFrame, column_config: dict | None = None, **kwargs:
             spec = spec if isinstance(spec, dict) else {"label": spec} if isinstance(spec, str) else {}
             fmt = (spec.get("type_config") or {}).get("format")
             frame[column] = [MISSING if pd.isna(v) else _cell(v, fmt) for v in series]
-            config[column] = st.column_config.TextColumn(spec.get("label"), help=spec.get("help"))
+            config[column] = st.column_config.TextColumn(
+                spec.get("label"),
+                help=spec.get("help"),
+                width=spec.get("width"),
+                pinned=spec.get("pinned"),
+                alignment="right",  # still reads as a number column
+            )
             continue
         text = series.astype(object).where(series.notna(), "").astype(str).str.strip()
         text = text.str.replace("|", ", ", regex=False)

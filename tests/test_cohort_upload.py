@@ -62,6 +62,12 @@ def test_cohort_matrix_is_clustered_top_drugs(neurix) -> None:
     assert set(matrix.columns) == set(top_cohort_drugs(predictions, 10))
     expected = predictions.groupby("compound_id")["z_log_auc"].mean().nsmallest(10)  # compound level
     assert set(expected.index) == set(matrix.columns)
+    from neurix_core.report.cohort_figure import cohort_heatmap
+
+    scale = next(t for t in cohort_heatmap(predictions, n_drugs=10).data if t.zmid == 0).colorscale
+    # negative z (more sensitive) is blue, as on every other Neurix chart
+    low, high = scale[0][1], scale[-1][1]
+    assert low.startswith("rgb(5,48,97)") and high.startswith("rgb(103,0,31)"), (low, high)
 
 
 def test_predict_page_shows_the_cohort_view_for_an_h5ad_upload(examples: pd.DataFrame) -> None:

@@ -172,7 +172,7 @@ def test_sample_switcher_and_filters(profile_csv: bytes, examples: pd.DataFrame)
     _clean(at)
     assert at.session_state[widgets.SAMPLE_KEY] == second
     assert any(second in s.value for s in at.subheader)
-    at.number_input(key="pred_count").set_value(10).run()
+    at.selectbox(key="pred_count").set_value(10).run()
     assert len(_prediction_table(at)) == 10
     at.multiselect(key="pred_classes").set_value(["chemotherapy"]).run()
     _clean(at)

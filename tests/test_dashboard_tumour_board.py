@@ -127,3 +127,22 @@ def test_tables_show_a_dash_for_missing_values(
     widgets.show_table(frame, {"a": widgets.st.column_config.NumberColumn("A", format="%.1f")})
     assert shown["data"]["a"].tolist() == ["1.5", "–"] and shown["data"]["b"].tolist() == ["x, y", "–"]
     assert shown["config"]["a"]["label"] == "A"
+
+
+@pytest.mark.parametrize("page", ["predict", "discover", "model"])
+def test_no_table_on_a_page_shows_none_for_a_missing_value(with_example: AppTest, page: str) -> None:
+    """Every table a page draws (not only the prediction table) shows "–" where a value is missing: st.dataframe
+    writes "None" for a NaN in a number column or a None in a text column."""
+    at = with_example.switch_page(f"views/{page}.py").run()
+    _clean(at)
+    assert at.dataframe, f"the {page} page draws tables"
+    for element in at.dataframe:
+        frame = element.value
+        for column in frame.columns:
+            values = frame[column]
+            if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                assert not values.isna().any(), f"{page}: NaN in number column {column!r} would show as None"
+            else:
+                text = values.astype(object)
+                assert not text.isna().any(), f"{page}: None in column {column!r}"
+                assert not text.astype(str).isin(["None", "nan", "NaN", "<NA>"]).any(), (page, column)

@@ -176,7 +176,7 @@ def test_heatmap_is_centred_and_marks_targets() -> None:
         {
             "gene": ["EGFR", "TP53", "MYC", "KRAS"],
             "relevance": [0.4, -0.3, 0.1, -0.05],
-            "expression_z": [2.1, -1.3, 0.2, 0.0],
+            "expression_z": [2.1, -1.3, 0.2, -0.04],
             "is_target": [True, False, False, False],
             "direction": ["resistance", "sensitising", "resistance", "sensitising"],
         }
@@ -184,6 +184,7 @@ def test_heatmap_is_centred_and_marks_targets() -> None:
     bars = gene_bars(frame, per_side=2)
     assert "EGFR ★" in list(bars.data[0].y)
     assert any("+2.1" in t for t in bars.data[0].text)
+    assert "expr z 0.0" in bars.data[0].text and not any("-0.0" in t for t in bars.data[0].text)
     hidden = gene_bars(frame, per_side=2, show_expression=False)
     assert not any(ch.isdigit() for t in hidden.data[0].text for ch in t)
     assert "expr high" in hidden.data[0].text

@@ -63,15 +63,22 @@ def render() -> None:
         icon=":material/biotech:",
     )
     shown = table[list(COLUMNS)].rename(columns=COLUMNS)
-    st.dataframe(
-        shown,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "consistency": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-            "sign agreement": st.column_config.NumberColumn(format="percent"),
-        },
-    )
+    with st.container(key="wide_discover"):  # wider than a laptop screen: scrolls sideways, rank/gene pinned
+        w.show_table(
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "rank": st.column_config.NumberColumn(width=55, pinned=True),
+                "gene": st.column_config.TextColumn(width=100, pinned=True),
+                "consistency": st.column_config.ProgressColumn(
+                    format="percent", min_value=0, max_value=1, width=130
+                ),
+                "direction": st.column_config.TextColumn(width=215),
+                "sign agreement": st.column_config.NumberColumn(format="percent", width=120),
+                "fold models agreeing": st.column_config.NumberColumn(width=150),
+            },
+        )
     st.download_button(
         "Download this table (CSV)",
         table.to_csv(index=False).encode("utf-8"),

@@ -57,12 +57,10 @@ def _tumour_type(
     suggested, source = _suggestion(neurix, profile, sample) if profile is not None and sample else (None, "")
     options = [ANY_TUMOUR, *types]
     choice = st.selectbox(
-        "Tumour type of the sample (OncoTree lineage)",
+        "Tumour type (OncoTree lineage)",
         options,
         index=0,
-        format_func=lambda t: (
-            t or (f"Not chosen: using the suggested {suggested}" if suggested else "Choose a tumour type…")
-        ),
+        format_func=lambda t: t or (f"Suggested: {suggested}" if suggested else "Choose a tumour type…"),
         key=f"{w.TUMOUR_KEY}_{profile.fingerprint if profile else ''}_{sample}",
         help="Drugs already approved for this tumour type are not repurposing candidates; indications are "
         "matched to lineages through a vocabulary of indication terms.",
@@ -201,21 +199,40 @@ def render() -> None:
             "Ringed on the map. Similarity is the cosine between the drugs' vectors in the model's drug space "
             "(1 = identical), where distances are not distorted as on the 2-D map."
         )
-        w.show_table(
-            _neighbour_table(neurix, focus, predictions, names),
-            hide_index=True,
-            column_config={
-                "drug": "Drug",
-                "similarity": st.column_config.NumberColumn("Similarity", format="%.2f"),
-                "drug_class": "Class",
-                "prediction": st.column_config.NumberColumn("This sample's z", format="%.2f"),
-                "reliability": "Reliability",
-                "targets": "Targets",
-                "moa": "Mechanism",
-            },
-        )
+        with st.container(key="wide_neighbours"):  # scrolls sideways on a laptop screen, drug pinned
+            _neighbours(_neighbour_table(neurix, focus, predictions, names))
     if profile is None:
         return
+    _candidate_section(neurix, profile, sample, tumour, suggested, source, candidates, names)
+
+
+def _neighbours(table: pd.DataFrame) -> None:
+    w.show_table(
+        table,
+        hide_index=True,
+        column_config={
+            "drug": st.column_config.TextColumn("Drug", pinned=True),
+            "similarity": st.column_config.NumberColumn("Similarity", format="%.2f"),
+            "drug_class": "Class",
+            "prediction": st.column_config.NumberColumn("This sample's z", format="%.2f"),
+            "reliability": "Reliability",
+            "targets": "Targets",
+            "moa": "Mechanism",
+        },
+    )
+
+
+def _candidate_section(
+    neurix: Neurix,
+    profile: w.LoadedProfile,
+    sample: str | None,
+    tumour: str | None,
+    suggested: str | None,
+    source: str,
+    candidates: pd.DataFrame,
+    names: dict[str, str],
+) -> None:
+    """The repurposing criteria, the tumour-type note and the candidate table."""
     st.subheader(f"Repurposing candidates · {profile.sample_label(sample or '')}")
     st.markdown(
         "A compound is a candidate when its predicted z log AUC is ≤ −1 (more sensitive than ~85% of cell "
@@ -247,12 +264,18 @@ def render() -> None:
         )
         st.info(f"No repurposing candidates: {reason}.", icon=":material/info:")
         return
+    # Twelve columns are wider than a laptop screen: the table scrolls sideways by design, with # and drug pinned.
+    with st.container(key="wide_candidates"):
+        _candidates(candidates, names)
+
+
+def _candidates(candidates: pd.DataFrame, names: dict[str, str]) -> None:
     w.show_table(
         _candidate_table(candidates, names),
         hide_index=True,
         column_config={
-            "number": st.column_config.NumberColumn("#", width="small"),
-            "drug": "Drug",
+            "number": st.column_config.NumberColumn("#", width="small", pinned=True),
+            "drug": st.column_config.TextColumn("Drug", pinned=True),
             "drug_class": "Class",
             "z_log_auc": st.column_config.NumberColumn("Predicted z log AUC", format="%.2f"),
             "predicted_auc": st.column_config.NumberColumn("Predicted AUC", format="%.2f"),

@@ -84,7 +84,7 @@ def _drug_panel(
         )
         st.plotly_chart(
             gene_bars(
-                apart, per_side, x_title="relevance − mean of the other drugs  (← sensitising · resistance →)"
+                apart, per_side, x_title="relevance − mean of the other drugs<br>← sensitising · resistance →"
             ),
             key=f"contrast_{key}",
             config={"displaylogo": False},
@@ -126,7 +126,7 @@ def _common_pattern(overview: dict, frame: pd.DataFrame, per_side: int) -> None:
     shared["is_target"] = False
     st.plotly_chart(
         gene_bars(
-            shared, per_side, x_title="mean relevance over the selected drugs  (← sensitising · resistance →)"
+            shared, per_side, x_title="mean relevance over the selected drugs<br>← sensitising · resistance →"
         ),
         key="common_pattern",
         config={"displaylogo": False},

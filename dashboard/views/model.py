@@ -83,7 +83,7 @@ def _training_data(neurix: Neurix) -> None:
             "compound share one class. The cross-validation table below counts classes as they were at "
             "training time."
         )
-        st.dataframe(class_overrides().reset_index(), hide_index=True)
+        w.show_table(class_overrides().reset_index(), hide_index=True)
 
 
 def _cross_validation(neurix: Neurix) -> None:
@@ -109,7 +109,9 @@ def _cross_validation(neurix: Neurix) -> None:
         w.show_table(table)
     if rho.notna().any():
         left, right = st.columns(2)
-        left.plotly_chart(rho_histogram(drugs), key="rho_hist", config={"displaylogo": False})
+        histogram = rho_histogram(drugs)  # legend below the axis: above, it ran into the ρ thresholds' labels
+        histogram.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0})
+        left.plotly_chart(histogram, key="rho_hist", config={"displaylogo": False})
         right.plotly_chart(rho_by_class(drugs), key="rho_class", config={"displaylogo": False})
 
 
@@ -139,7 +141,7 @@ def _protocol(neurix: Neurix) -> None:
         )
     table = methods_frame(validation.get("protocol"))
     if not table.empty:
-        st.dataframe(table)
+        w.show_table(table)
     for baseline in ("ridge", "tissue"):
         sentence = paired_sentence(validation.get("protocol"), baseline)
         if sentence:
@@ -229,7 +231,23 @@ def _biology(neurix: Neurix) -> None:
     )
     cols[2].metric("Fold-model agreement (ρ)", f"{summary['median_fold_rank_agreement']:.2f}")
     shown = table[["gene", "drug", "drug_key", "expected", "abs_rank", "model_trend", "agrees", "source"]]
-    st.dataframe(shown.rename(columns={"abs_rank": "rank", "model_trend": "model"}), hide_index=True)
+    shown = shown.assign(agrees=shown["agrees"].map({True: "yes", False: "no"}))  # None (not ranked) → "–"
+    with st.container(key="wide_biology"):  # wider than a laptop screen: scrolls sideways, gene/drug pinned
+        w.show_table(
+            shown.rename(columns={"abs_rank": "rank", "model_trend": "model", "drug_key": "screen entry"}),
+            hide_index=True,
+            column_config={
+                "gene": st.column_config.TextColumn(width=90, pinned=True),
+                "drug": st.column_config.TextColumn(width=120, pinned=True),
+                "screen entry": st.column_config.TextColumn(width=110),
+                "expected": st.column_config.TextColumn(width=100),
+                "rank": st.column_config.NumberColumn(
+                    format="%d", width=60, help="rank by mean |relevance| among all genes"
+                ),
+                "model": st.column_config.TextColumn(width=215),
+                "agrees": st.column_config.TextColumn(width=70),
+            },
+        )
 
 
 def _training(neurix: Neurix) -> None:

@@ -22,9 +22,11 @@ from neurix_core.report.text import (
     reliability,
 )
 
+DRUG_COUNTS = [5, 10, 15, 25, 50, 100, 200]
+# Rank and drug stay pinned: the table is wider than a laptop screen and scrolls sideways by design.
 TABLE_COLUMNS = {
-    "rank": st.column_config.NumberColumn("Rank", width="small"),
-    "drug": st.column_config.TextColumn("Drug"),
+    "rank": st.column_config.NumberColumn("Rank", width="small", pinned=True),
+    "drug": st.column_config.TextColumn("Drug", width=190, pinned=True),
     "drug_class": st.column_config.TextColumn("Class"),
     "z_log_auc": st.column_config.NumberColumn("Predicted z log AUC", format="%.2f"),
     "predicted_auc": st.column_config.NumberColumn(
@@ -33,7 +35,9 @@ TABLE_COLUMNS = {
         help="Back-transformed from the drug's training distribution of log AUC (1 = no killing over the "
         "tested doses)",
     ),
-    "n_entries": st.column_config.NumberColumn("Screen entries", width="small"),
+    "n_entries": st.column_config.NumberColumn(
+        "Entries", width="small", help="GDSC screen entries of the compound (GDSC1/GDSC2, repeats)"
+    ),
     "interval": st.column_config.TextColumn("80% interval", help=HIT_RATE_EXPLANATION),
     "percentile": st.column_config.NumberColumn(
         "Percentile",
@@ -60,10 +64,13 @@ def _detection(profile: w.LoadedProfile, sample: str) -> None:
     current = next((q for q in quality.samples if q.sample == sample), None) if quality else None
     summary = profile.summary()
     headline = (
-        f"What was detected in the file, and data quality: {summary['Value scale'].split(' (')[0]} · "
-        f"{summary['Gene identifiers']} · {profile.coverage(sample):.0%} of model genes measured"
+        f"Detected: {summary['Value scale'].split(' (')[0]} · {summary['Gene identifiers']} · "
+        f"{profile.coverage(sample):.0%} of model genes measured"
     )
-    # Collapsed unless something needs attention, so the bars stay above the fold on a laptop screen.
+    if current is not None:
+        headline += f" ({current.imputed:,} imputed)"
+    # Collapsed unless something needs attention, so the bars stay above the fold on a laptop screen; the
+    # headline keeps the scale, identifiers, coverage, imputation and platform visible either way.
     attention = (
         bool(profile.warnings)
         or profile.coverage(sample) < 0.9
@@ -71,7 +78,9 @@ def _detection(profile: w.LoadedProfile, sample: str) -> None:
     )
     choice = profile.model_input.scaling
     if choice is not None:
-        headline += f" · platform {profile.scaling_summary()['Platform']}"
+        platform = w.PLATFORM_LABELS.get(choice.platform, choice.platform).split(" (")[0]
+        trained = w.PLATFORM_LABELS.get(choice.training_platform, choice.training_platform)
+        headline += f" · platform {platform} (model: {trained})"
     with st.expander(headline, expanded=attention and not profile.is_example, icon=":material/fact_check:"):
         if choice is not None:
             scaling = profile.scaling_summary()
@@ -194,28 +203,41 @@ def _entries(profile: w.LoadedProfile, shown: pd.DataFrame, sample: str) -> None
         )
 
 
-def _filters(rows: pd.DataFrame) -> pd.DataFrame:
-    """Class, pathway, free-text (name/target/MOA) and reliability filters; returns the matching rows."""
-    cols = st.columns([2, 2, 2, 1, 1.1])
+def _filters(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Class, pathway, free-text (name/target/MOA) and reliability filters: the rows shown and how many match."""
+    # One row without labels above the inputs (the placeholders say what each filters), so the chart starts higher.
+    cols = st.columns([2, 2, 2.2, 1.1, 1.7], vertical_alignment="center")
     classes = cols[0].multiselect(
         "Drug class",
         sorted(rows["drug_class"].dropna().unique()),
         key="pred_classes",
-        placeholder="all classes",
+        placeholder="Drug class: all",
+        label_visibility="collapsed",
     )
     pathways = cols[1].multiselect(
         "Pathway",
         sorted(p for p in rows["pathway"].dropna().unique() if p),
         key="pred_pathways",
-        placeholder="all pathways",
+        placeholder="Pathway: all",
+        label_visibility="collapsed",
     )
     query = cols[2].text_input(
-        "Search drug, target or mechanism", key="pred_query", placeholder="e.g. EGFR, platin"
+        "Search drug, target or mechanism",
+        key="pred_query",
+        placeholder="Search drug or target",
+        label_visibility="collapsed",
     )
-    count = cols[3].number_input(
-        "Drugs shown", min_value=5, max_value=200, value=25, step=5, key="pred_count"
+    count = cols[3].selectbox(
+        "Drugs shown",
+        DRUG_COUNTS,
+        index=DRUG_COUNTS.index(25),
+        format_func=lambda n: f"Top {n}",
+        key="pred_count",
+        label_visibility="collapsed",
     )
-    reliable = cols[4].toggle("ρ ≥ 0.2", key="pred_reliable", help="Only drugs with cross-validated ρ ≥ 0.2")
+    reliable = cols[4].toggle(
+        "Only ρ ≥ 0.2", key="pred_reliable", help="Only drugs with cross-validated ρ ≥ 0.2"
+    )
     mask = pd.Series(True, index=rows.index)
     if classes:
         mask &= rows["drug_class"].isin(classes)
@@ -235,11 +257,12 @@ def _filters(rows: pd.DataFrame) -> pd.DataFrame:
     if reliable:
         mask &= rows["cv_rho"].fillna(-1) >= MODERATE_RHO
     selected = rows[mask]
-    st.caption(
-        f"{len(selected):,} of {len(rows):,} drugs match; showing the {min(int(count), len(selected))} "
-        "most sensitive."
-    )
-    return selected.head(int(count))
+    return selected.head(int(count)), len(selected)
+
+
+def _signed(value: float) -> str:
+    """+0.31, -1.70, and 0.00 rather than "-0.00" for values that round to zero."""
+    return "0.00" if round(float(value), 2) == 0 else f"{value:+.2f}"
 
 
 def _table(rows: pd.DataFrame, measured: pd.Series | None, names: dict[str, str]) -> pd.DataFrame:
@@ -251,7 +274,7 @@ def _table(rows: pd.DataFrame, measured: pd.Series | None, names: dict[str, str]
     has_trust = table["interval_low"].notna().any()
     if has_trust:
         table["interval"] = [
-            f"{low:+.2f} to {high:+.2f}"
+            f"{_signed(low)} to {_signed(high)}"
             for low, high in zip(table["interval_low"], table["interval_high"], strict=True)
         ]
         table["hit_rate"] = [hit_rate(r).short for r in table["hit_rate"]]
@@ -277,10 +300,9 @@ def _cohort_view(profile: w.LoadedProfile, names: dict[str, str]) -> None:
     flagged += "this model bundle (retrain to add it)." if flagged else ""
     st.caption(
         f"The {TOP_DRUGS} drugs with the lowest mean predicted z across these samples; rows and columns ordered by "
-        "hierarchical clustering (average linkage, correlation distance). Red = more sensitive than the average "
-        "cell line, blue = more resistant. The left strip marks samples outside the model's domain."
-        + flagged
-        + " For cohorts beyond this page's limit use `neurix cohort`."
+        "hierarchical clustering (average linkage, correlation distance). Blue = more sensitive than the average "
+        "cell line, red = more resistant (as on every Neurix chart). The left strip marks samples outside the "
+        "model's domain." + flagged + " For cohorts beyond this page's limit use `neurix cohort`."
     )
 
 
@@ -297,13 +319,13 @@ def render() -> None:
         if w.current_profile() is not None:
             st.rerun()
         return
+    # Sample and its status in one row; an out-of-domain warning still spans the page (it qualifies every number).
+    left, right = st.columns([2.6, 2], vertical_alignment="bottom")
+    with left:
+        sample = w.sample_switcher(profile)
     if profile.is_example:
-        st.success(
-            "Showing the example cell lines shipped with the model (measured responses shown as ◆).",
-            icon=":material/science:",
-        )
-    sample = w.sample_switcher(profile)
-    trust_panels.domain_banner(neurix, profile, sample)  # before the details: it qualifies every number below
+        right.caption(":material/science: Example cell line shipped with the model · ◆ measured")
+    trust_panels.domain_banner(neurix, profile, sample, note=right)
     _detection(profile, sample)
 
     rows = profile.sample_predictions(sample)
@@ -321,31 +343,31 @@ def render() -> None:
         top = best.iloc[0]
         tier = reliability(top["cv_rho"])
         hits = hit_rate(top["hit_rate"])
+        headline = (
+            f"**Top reliable prediction:** {names[top['drug_key']]} · rank {int(top['rank'])} · "
+            f"z {top['z_log_auc']:+.2f}"
+        )
         if hits.tier != "unmeasured":
-            headline = (
-                f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
-                f"z {top['z_log_auc']:+.2f}, 80% interval {top['interval_low']:+.2f} to {top['interval_high']:+.2f}, "
-                f"more sensitive than {top['percentile']:.0f}% of training lines; hit rate {hits.short})"
+            headline += (
+                f" (80% interval {_signed(top['interval_low'])} to {_signed(top['interval_high'])}) · more "
+                f"sensitive than {top['percentile']:.0f}% of training lines · hit rate "
+                + hits.short.replace(" hits", "")
             )
         else:
-            headline = (
-                f"**Most sensitive reliable prediction:** {names[top['drug_key']]} (rank {int(top['rank'])}, "
-                f"z {top['z_log_auc']:+.2f}, {tier.symbol} {tier.tier}, ρ {top['cv_rho']:.2f})"
-            )
+            headline += f" · {tier.symbol} {tier.tier} reliability, ρ {top['cv_rho']:.2f}"
     else:
         headline = "**No drug has a reliable prediction (ρ ≥ 0.2) in this model bundle.**"
-    # One line above the chart (not metric cards), so the bars start above the fold on a laptop screen.
-    st.markdown(
-        f"{headline}  \n<span style='color:#6b7280'>{' · '.join(facts)}</span>", unsafe_allow_html=True
-    )
+    st.markdown(headline)  # one line above the chart (not metric cards): the bars start above the fold
 
     st.subheader(f"Predicted sensitivity · {profile.sample_label(sample)}")
-    shown = _filters(rows)
+    shown, n_match = _filters(rows)
     if shown.empty:
         st.info("No drug matches these filters.", icon=":material/search:")
     else:
+        figure = prediction_bars(shown, measured, labels=names)
+        figure.update_layout(margin={"t": 30})  # the legend only needs one line above the bars
         st.plotly_chart(
-            prediction_bars(shown, measured, labels=names),
+            figure,
             key="prediction_bars",
             config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
         )
@@ -359,14 +381,23 @@ def render() -> None:
                 "Reliability after each name (cross-validated ρ): ●●● high · ●●○ moderate · ●○○ low · "
                 "○○○ unvalidated; intervals and hit rates are not available in this bundle"
             )
-        st.caption(legend + (" · ◆ measured response of this cell line" if measured is not None else ""))
+        st.caption(
+            f"The {len(shown)} most sensitive of {n_match:,} matching drugs. "
+            + legend
+            + (" · ◆ measured response of this cell line" if measured is not None else "")
+            + ". "
+            + " · ".join(facts)
+            + "."
+        )
     with st.expander("How to read this chart and the reliability badge"):
         st.markdown(SIGN_CONVENTION.split(" Gene relevance")[0])
         st.markdown(HIT_RATE_EXPLANATION)
         st.markdown(RELIABILITY_EXPLANATION)
         st.markdown("●●● high · ●●○ moderate · ●○○ low · ○○○ unvalidated. Colours show the drug class.")
 
-    w.show_table(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
+    # Wider than a laptop screen: the table scrolls sideways by design, with rank and drug pinned.
+    with st.container(key="wide_predictions"):
+        w.show_table(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
     _entries(profile, shown, sample)
     cols = st.columns(2)
     cols[0].download_button(

@@ -69,10 +69,10 @@ def render() -> None:
     per_side = cols[1].slider("Genes per drug and direction", 3, 20, 8, key="report_genes")
     paper = cols[2].radio("Paper", list(PAPERS), format_func=PAPERS.get, key="report_paper", horizontal=True)
     interactive = cols[3].toggle(
-        "HTML: embed interactive charts (+4.5 MB)",
+        "Interactive HTML charts",
         key="report_interactive",
-        help="Adds plotly charts with plotly.js inline to the HTML file; it still works offline. The PDF "
-        "always has vector charts.",
+        help="Adds plotly charts with plotly.js inline to the HTML file (about 4.5 MB more); it still works "
+        "offline. The PDF always has vector charts.",
     )
     with st.spinner("Preparing the report…"):
         explanations = w.explanation(neurix, profile, sample, selected) if selected else None

@@ -59,7 +59,8 @@ def domain_flags(predictions: pd.DataFrame) -> pd.Series | None:
 
 
 def cohort_heatmap(predictions: pd.DataFrame, labels: dict[str, str] | None = None, n_drugs: int = TOP_DRUGS):
-    """Plotly heatmap (samples × top drugs, clustered; red = more sensitive) with a domain-flag strip."""
+    """Plotly heatmap (samples × top drugs, clustered; blue = more sensitive, as on every other Neurix figure)
+    with a domain-flag strip."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -102,8 +103,7 @@ def cohort_heatmap(predictions: pd.DataFrame, labels: dict[str, str] | None = No
             z=matrix.to_numpy(),
             x=names,
             y=matrix.index.astype(str),
-            colorscale="RdBu",
-            reversescale=False,
+            colorscale="RdBu_r",  # blue = negative z = more sensitive, as on the bars, heatmaps and drug map
             zmid=0,
             colorbar={"title": "z log AUC<br>(− sensitive)"},
             hovertemplate="%{y} · %{x}<br>z %{z:.2f}<extra></extra>",

@@ -254,7 +254,7 @@ def gene_bars(
     per_side: int = 10,
     title: str | None = None,
     show_expression: bool = True,
-    x_title: str = "share of the predicted z log AUC  (← sensitising · resistance →)",
+    x_title: str = "share of the predicted z log AUC<br>← sensitising · resistance →",
 ) -> go.Figure:
     """Top sensitising and top resistance genes of one (sample, drug), with the sample's expression z.
 
@@ -278,7 +278,10 @@ def gene_bars(
     colours = [RESISTANCE_COLOUR if r > 0 else SENSITISING_COLOUR for r in chosen["relevance"]]
     expression = chosen["expression_z"].to_numpy(dtype=float)
     if show_expression:
-        text = ["expr n/a" if np.isnan(z) else f"expr z {z:+.1f}" for z in expression]
+        text = [  # "expr z 0.0", never "-0.0"
+            "expr n/a" if np.isnan(z) else "expr z 0.0" if round(z, 1) == 0 else f"expr z {z:+.1f}"
+            for z in expression
+        ]
         expression_hover = "expression z in this sample %{customdata[0]:.2f}"
     else:
         text = [f"expr {expression_level(z)}" for z in expression]
