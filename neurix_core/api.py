@@ -327,7 +327,8 @@ class Neurix:
         if level == "compound":
             known = self._drug_lookup()[0]
             exact = {d for d in drugs or () if d in known}  # asked for by key: always kept
-            if len(exact) < len(drugs or known):  # names or all drugs: keep each sample's compound-level entry
+            # names or all drugs: keep each sample's compound-level entry (predicted only when needed)
+            if len(exact) < len(drugs or known):
                 chosen = self.predict(_subset(model_input, rows))
                 pairs = pd.MultiIndex.from_arrays([chosen["sample"].astype(str), chosen["drug_key"]])
                 here = pd.MultiIndex.from_arrays([frame["sample"].astype(str), frame["drug"]])
@@ -373,7 +374,8 @@ class Neurix:
             part = frame[frame["sample"] == sample]
             d = part["drug_key"].map(drug_position).to_numpy()
             g = part["gene"].map(gene_position).to_numpy()
-            if len(part) == len(indices) * len(gene_position):  # every gene of every drug: the frame has it all
+            complete = len(part) == len(indices) * len(gene_position)  # every gene of every drug: reuse it
+            if complete:
                 reference = np.zeros((len(indices), len(gene_position)), dtype=np.float32)  # as LRP returns
                 reference[d, g] = part["relevance"].to_numpy()
             else:
