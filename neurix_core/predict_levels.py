@@ -85,7 +85,7 @@ def _preference(drugs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
     """One row per (sample, compound) by the consensus rule of the module docstring, ranked within sample.
 
-    Works on the samples × drugs matrix: one small vectorised step per multi-entry compound (~140 of them).
+    Works on the samples × drugs matrix, all multi-entry compounds (~140) in one vectorised step.
     """
     table = screen_table if "compound_id" in screen_table else add_drug_columns(screen_table, drugs)
     table = table.reset_index(drop=True)
@@ -114,30 +114,37 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
     n_entries = (~np.isnan(z[:, first])).astype(int)
     z_min, z_max = z[:, first].copy(), z[:, first].copy()
     entries = np.tile(labels[first], (n_samples, 1))
-    every = np.arange(n_samples)
-    for c, members in enumerate(groups):
-        if members.size == 1:
-            continue
-        zs = z[:, members]  # samples × entries
+    multi = [(c, members) for c, members in enumerate(groups) if members.size > 1]
+    if multi:  # all multi-entry compounds at once, their entries padded to the widest compound
+        columns = np.array([c for c, _ in multi])
+        width = max(members.size for _, members in multi)
+        padded = np.full((len(multi), width), -1)
+        for k, (_, members) in enumerate(multi):
+            padded[k, : members.size] = members
+        real = padded >= 0  # compounds × width
+        entry = np.where(real, padded, 0)
+        zs = np.where(real[None], z[:, entry], np.nan)  # samples × compounds × entries
         present = ~np.isnan(zs)
-        gaps = np.abs(zs[:, :, None] - zs[:, None, :])
-        cost = np.nansum(weight[members][None, None, :] * np.where(present[:, None, :], gaps, 0.0), axis=2)
+        w = np.where(real, weight[entry], 0.0)
+        gaps = np.abs(zs[..., :, None] - zs[..., None, :])
+        cost = np.nansum(w[None, :, None, :] * np.where(present[:, :, None, :], gaps, 0.0), axis=3)
         # lexicographic choice: lowest cost, then higher weight, then GDSC2 / more cell lines
-        score = np.round(cost, 9) * 1e12 - weight[members][None, :] * 1e7 - tie[members][None, :] * 1e-3
-        pick = np.argmin(np.where(present, score, np.inf), axis=1)
-        chosen[:, c] = rows[every, members[pick]]
-        n_entries[:, c] = present.sum(axis=1)
-        z_min[:, c] = np.min(np.where(present, zs, np.inf), axis=1)
-        z_max[:, c] = np.max(np.where(present, zs, -np.inf), axis=1)
-        order = np.argsort(np.where(present, zs, np.inf), axis=1)
-        text = np.full(n_samples, "", dtype=object)
-        for p in range(members.size):
-            j = order[:, p]
-            value = zs[every, j]
-            part = labels[members[j]] + " " + np.char.mod("%+.2f", value).astype(object)
+        score = np.round(cost, 9) * 1e12 - w[None] * 1e7 - tie[entry][None] * 1e-3
+        pick = np.argmin(np.where(present, score, np.inf), axis=2)  # samples × compounds
+        compound = np.arange(len(multi))[None, :]
+        chosen[:, columns] = rows[np.arange(n_samples)[:, None], entry[compound, pick]]
+        n_entries[:, columns] = present.sum(axis=2)
+        z_min[:, columns] = np.min(np.where(present, zs, np.inf), axis=2)
+        z_max[:, columns] = np.max(np.where(present, zs, -np.inf), axis=2)
+        order = np.argsort(np.where(present, zs, np.inf), axis=2)
+        text = np.full(pick.shape, "", dtype=object)
+        for p in range(width):
+            j = order[:, :, p]
+            value = np.take_along_axis(zs, j[..., None], axis=2)[..., 0]
+            part = labels[entry[compound, j]] + " " + np.char.mod("%+.2f", value).astype(object)
             part = np.where(np.isnan(value), "", part)
             text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
-        entries[:, c] = text
+        entries[:, columns] = text
     valid = ~np.isnan(chosen)
     out = table.iloc[chosen[valid].astype(int)].copy()
     out["n_entries"] = n_entries[valid]
