@@ -344,8 +344,9 @@ def render() -> None:
     if shown.empty:
         st.info("No drug matches these filters.", icon=":material/search:")
     else:
+        view = ("bars", sample, tuple(shown["drug_key"]), measured is not None)
         st.plotly_chart(
-            prediction_bars(shown, measured, labels=names),
+            w.memo(profile, view, lambda: prediction_bars(shown, measured, labels=names)),
             key="prediction_bars",
             config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
         )
@@ -366,12 +367,17 @@ def render() -> None:
         st.markdown(RELIABILITY_EXPLANATION)
         st.markdown("●●● high · ●●○ moderate · ●○○ low · ○○○ unvalidated. Colours show the drug class.")
 
-    w.show_table(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
+    table, config = w.memo(
+        profile,
+        ("table", sample, tuple(shown["drug_key"]), measured is not None),
+        lambda: w.table_view(_table(shown, measured, names), TABLE_COLUMNS),
+    )
+    st.dataframe(table, hide_index=True, column_config=config)
     _entries(profile, shown, sample)
     cols = st.columns(2)
     cols[0].download_button(
         "Download all predictions for this sample (CSV)",
-        rows.to_csv(index=False).encode("utf-8"),
+        w.memo(profile, ("csv", sample), lambda: rows.to_csv(index=False).encode("utf-8")),
         file_name=f"neurix_predictions_{_safe_name(sample)}.csv",
         mime="text/csv",
         icon=":material/download:",
