@@ -18,6 +18,8 @@ log AUC (the model's target scaler) turned back into an AUC (GDSC: 1 = no killin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -82,6 +84,43 @@ def _preference(drugs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return weight, tie
 
 
+@dataclass(frozen=True)
+class _DrugLayout:
+    """What the consensus needs from the drug table alone: the same for every upload to a loaded model."""
+
+    keys: pd.Index  # drug_key, in drug-table order
+    weight: np.ndarray
+    tie: np.ndarray
+    labels: np.ndarray  # "GDSC2 #1003" per entry
+    groups: list[np.ndarray]  # entry positions per compound, in order of first appearance
+    names: pd.Series  # compound_id → compound_name
+
+
+_LAYOUTS: dict[int, tuple[int, _DrugLayout]] = {}  # id(drug table) → (content hash, layout); bundle data only
+
+
+def _drug_layout(drugs: pd.DataFrame) -> _DrugLayout:
+    """Built once per drug table (checked by a hash of the columns used, so an edited table is rebuilt)."""
+    used = ["drug_key", "compound_id", "compound_name", "screen", "drug_id", "cv_rho", "n_cell_lines"]
+    digest = int(pd.util.hash_pandas_object(drugs[[c for c in used if c in drugs]], index=False).sum())
+    cached = _LAYOUTS.get(id(drugs))
+    if cached is not None and cached[0] == digest:
+        return cached[1]
+    weight, tie = _preference(drugs)
+    layout = _DrugLayout(
+        keys=pd.Index(drugs["drug_key"].astype(str)),
+        weight=weight,
+        tie=tie,
+        labels=(drugs["screen"].astype(str) + " #" + drugs["drug_id"].astype(str)).to_numpy().astype(object),
+        groups=list(drugs.groupby("compound_id", sort=False).indices.values()),
+        names=drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"],
+    )
+    if len(_LAYOUTS) >= 8:
+        _LAYOUTS.clear()
+    _LAYOUTS[id(drugs)] = (digest, layout)
+    return layout
+
+
 def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
     """One row per (sample, compound) by the consensus rule of the module docstring, ranked within sample.
 
@@ -89,25 +128,19 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
     """
     table = screen_table if "compound_id" in screen_table else add_drug_columns(screen_table, drugs)
     table = table.reset_index(drop=True)
-    samples = [str(v) for v in pd.unique(table["sample"].to_numpy(dtype=object))]
-    keys = drugs["drug_key"].tolist()
-    position = pd.Series(
-        np.arange(len(table)),
-        index=pd.MultiIndex.from_arrays([table["sample"].astype(str), table["drug_key"]]),
-    )
-    rows = (
-        position.reindex(pd.MultiIndex.from_product([samples, keys]))
-        .to_numpy()
-        .reshape(len(samples), len(keys))
-    )
+    layout = _drug_layout(drugs)
+    sample_codes, uniques = pd.factorize(table["sample"].astype(str))
+    samples = [str(v) for v in uniques]
+    drug_codes = layout.keys.get_indexer(table["drug_key"])
+    known = drug_codes >= 0
+    rows = np.full((len(samples), len(layout.keys)), np.nan)  # samples × drugs: row number in ``table``
+    rows[sample_codes[known], drug_codes[known]] = np.flatnonzero(known)
     z = np.where(
         np.isnan(rows),
         np.nan,
         table["z_log_auc"].to_numpy(dtype=float)[np.nan_to_num(rows, nan=0).astype(int)],
     )
-    weight, tie = _preference(drugs)
-    labels = (drugs["screen"].astype(str) + " #" + drugs["drug_id"].astype(str)).to_numpy().astype(object)
-    groups = list(drugs.groupby("compound_id", sort=False).indices.values())
+    weight, tie, labels, groups = layout.weight, layout.tie, layout.labels, layout.groups
     n_samples = len(samples)
     first = np.array([members[0] for members in groups])
     chosen = rows[:, first].copy()  # samples × compounds: row numbers in ``table``, NaN = no prediction
@@ -151,8 +184,7 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
     out["z_min"] = z_min[valid]
     out["z_max"] = z_max[valid]
     out["entries"] = entries[valid]
-    names = drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
-    out["drug_name"] = out["compound_id"].map(names).fillna(out["drug_name"])
+    out["drug_name"] = out["compound_id"].map(layout.names).fillna(out["drug_name"])
     out = out.sort_values(["z_log_auc"], kind="stable")
     out["_order"] = out["sample"].astype(str).map({s: i for i, s in enumerate(samples)})
     out = out.sort_values("_order", kind="stable").drop(columns="_order")

@@ -268,10 +268,14 @@ def gene_bars(
     ``show_expression=False`` (reports) the expression is shown as a coarse label (high/average/low), never
     as a number from the input.
     """
-    frame = explanation.sort_values("relevance")
-    negative = frame[frame["relevance"] < 0].head(per_side)
-    positive = frame[frame["relevance"] > 0].tail(per_side)
-    chosen = pd.concat([positive.iloc[::-1], negative.iloc[::-1]]).drop_duplicates("gene")
+    # Positions of the per_side most negative and most positive relevances, found on the one column (sorting the
+    # whole all-gene frame, string columns included, cost more than drawing the figure).
+    values = explanation["relevance"].to_numpy(dtype=float)
+    order = np.argsort(values, kind="stable")
+    negative = order[values[order] < 0][:per_side]
+    positive = order[values[order] > 0]
+    positive = positive[max(0, positive.size - per_side) :]
+    chosen = explanation.iloc[np.concatenate([positive[::-1], negative[::-1]])].drop_duplicates("gene")
     labels = [
         f"{g} {TARGET_MARK}" if t else str(g)
         for g, t in zip(chosen["gene"], chosen["is_target"], strict=True)
