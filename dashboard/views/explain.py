@@ -194,7 +194,7 @@ def render() -> None:
         return
     view = View(profile, sample, tuple(selected))
     with st.spinner("Computing gene relevances…"):
-        frame = view.memo(("frame",), lambda: w.explanation(neurix, profile, sample, selected))
+        frame = w.explanation(neurix, profile, sample, selected)  # cached per drug in the session already
     names = w.drug_names(neurix)
     labels = {key: names.get(key, key) for key in selected}
     rows = profile.sample_predictions(sample).set_index("drug_key")
@@ -202,7 +202,9 @@ def render() -> None:
     overview = view.memo(
         ("overview",), lambda: explanation_overview(frame, neurix.bundle.genes, neurix.bundle.drugs)
     )
-    per_drug = view.memo(("per_drug",), lambda: dict(tuple(frame.groupby("drug_key", sort=False))))
+    rows_of = view.memo(
+        ("rows",), lambda: frame.groupby("drug_key", sort=False).indices
+    )  # positions, not copies
     if overview["missing_targets"]:
         st.caption(overview["missing_targets"])
 
@@ -224,7 +226,7 @@ def render() -> None:
             row["drug_key"] = key
             _drug_panel(
                 view,
-                per_drug[key],
+                frame.iloc[rows_of[key]],
                 row,
                 labels[key],
                 per_side,
