@@ -31,8 +31,7 @@ from neurix_core.admission import PARSING, parse_units
 from neurix_core.api import Neurix
 from neurix_core.errors import LimitExceededError, NeurixError
 from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, SCALING_MODES
-from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
-from neurix_core.io.readers import precheck
+from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits, precheck_upload
 from neurix_core.predict import ModelInput
 from neurix_core.quality import DataQuality
 from neurix_core.report.inputs import SCALE_LABELS, input_summary
@@ -298,7 +297,7 @@ def ingest_bytes(
         return cached
     _spend_parse_budget()
     limits = profile_limits()
-    precheck(data, limits)  # bombs and far oversized tables are refused here, not after the queue below
+    precheck_upload(data, limits)  # bombs and far oversized tables are refused here, not after the queue
     queued = st.empty()
 
     def _queued(place: int) -> None:
