@@ -91,7 +91,11 @@ def similar_lines(neurix: Neurix, profile: w.LoadedProfile, sample: str, rows: p
         help="Neurix warns when the most similar cell lines suggest another lineage.",
     )
     try:
-        table = neurix.neighbours(profile.model_input, drug=drug, tumour_type=tumour or None)
+        table = w.memo(
+            profile,
+            ("neighbours", drug, tumour),
+            lambda: neurix.neighbours(profile.model_input, drug=drug, tumour_type=tumour or None),
+        )
     except NeurixError as exc:
         st.warning(str(exc), icon=":material/warning:")
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import logging
 import os
@@ -20,7 +21,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from neurix_core.admission import PARSING, parse_units
 from neurix_core.api import Neurix
 from neurix_core.errors import LimitExceededError, NeurixError
 from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, SCALING_MODES
-from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits
+from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits, precheck_upload
 from neurix_core.predict import ModelInput
 from neurix_core.quality import DataQuality
 from neurix_core.report.inputs import SCALE_LABELS, input_summary
@@ -45,6 +46,7 @@ from neurix_core.report.text import (
 )
 
 LOG = logging.getLogger("neurix.dashboard")
+T = TypeVar("T")
 
 BUNDLE_ENV = "NEURIX_BUNDLE"
 PROFILE_KEY = "neurix_profile"  # the LoadedProfile shown on every page
@@ -87,6 +89,9 @@ def bundle_dir() -> str | None:
 def _load_neurix(directory: str | None) -> Neurix:
     neurix = Neurix.load(directory)
     _warm_up(neurix)
+    # The model and its tables live as long as the process: out of the garbage collector's sight, so that the
+    # automatic full collections a busy server runs do not walk them again and again.
+    gc.freeze()
     return neurix
 
 
@@ -149,6 +154,8 @@ class LoadedProfile:
     scale_reason: str = ""
     sample_info: dict[str, dict[str, str]] = field(default_factory=dict)
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
+    # What the pages derive from this profile (figures, tables, neighbours), built once per key: see ``memo``.
+    views: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
 
     @property
     def samples(self) -> list[str]:
@@ -211,6 +218,27 @@ class LoadedProfile:
         return summary
 
 
+MAX_VIEWS = 48  # derived views kept per profile (a figure or a table each; all small)
+
+
+def memo(profile: LoadedProfile, key: Hashable, build: Callable[[], T]) -> T:
+    """``build()`` once per (profile, key), then reused: reruns, page switches and widget changes redraw from it.
+
+    Why: every widget change reruns the whole page script, and building plotly figures, neighbour tables and CSV
+    exports again each time was most of a rerun's CPU. The store lives on the profile, i.e. in this session's
+    ``st.session_state`` only (never process-wide), and goes with the profile.
+    """
+    store = profile.views
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    value = build()
+    store[key] = value
+    while len(store) > MAX_VIEWS:
+        store.popitem(last=False)
+    return value
+
+
 def _lru_put(store_key: str, key: Hashable, value: Any, limit: int) -> None:
     store: OrderedDict = st.session_state.setdefault(store_key, OrderedDict())
     store[key] = value
@@ -268,6 +296,8 @@ def ingest_bytes(
     if cached is not None:
         return cached
     _spend_parse_budget()
+    limits = profile_limits()
+    precheck_upload(data, limits)  # bombs and far oversized tables are refused here, not after the queue
     queued = st.empty()
 
     def _queued(place: int) -> None:
@@ -278,7 +308,7 @@ def ingest_bytes(
 
     with PARSING.admit(parse_units(data), on_wait=_queued):
         queued.empty()
-        parsed = neurix.read_profile(data, filename, values=values, limits=profile_limits())
+        parsed = neurix.read_profile(data, filename, values=values, limits=limits)
     profile = profile_from_parsed(neurix, parsed, scaling)
     profile.label = filename
     _lru_put(RESULTS_KEY, key, profile, MAX_RESULTS)
@@ -595,6 +625,12 @@ def _cell(value: object, fmt: str | None) -> str:
 def show_table(frame: pd.DataFrame, column_config: dict | None = None, **kwargs: Any) -> None:
     """``st.dataframe`` that shows "–" for missing values (Streamlit writes "None") and multi-valued
     annotations ("a|b") as "a, b"; numeric columns with gaps become text formatted like their column config."""
+    frame, config = table_view(frame, column_config)
+    st.dataframe(frame, column_config=config, **kwargs)
+
+
+def table_view(frame: pd.DataFrame, column_config: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """The frame and column config ``show_table`` displays (pages may ``memo`` it)."""
     frame = frame.copy()
     config = dict(column_config or {})
     for column in frame.columns:
@@ -619,7 +655,7 @@ def show_table(frame: pd.DataFrame, column_config: dict | None = None, **kwargs:
         text = series.astype(object).where(series.notna(), "").astype(str).str.strip()
         text = text.str.replace("|", ", ", regex=False)
         frame[column] = text.mask(text.isin(["", "nan", "None", "<NA>"]), MISSING)
-    st.dataframe(frame, column_config=config, **kwargs)
+    return frame, config
 
 
 def reliability_badge(rho: float | None, rate: float | None = None, placements: float | None = None) -> None:

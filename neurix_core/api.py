@@ -64,6 +64,7 @@ class Neurix:
         self._drug_latent: np.ndarray | None = None
         self._members: list[Member] | None = None
         self._discovery: Discovery | None | bool = False  # False: not read yet; None: the bundle has none
+        self._lookup: tuple[dict[str, int], dict[str, list[int]], dict[str, list[int]]] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -231,19 +232,7 @@ class Neurix:
         (case and punctuation ignored); a name matches every screen entry of its compound.
         """
         table = self.bundle.drugs
-        by_key = {k: i for i, k in enumerate(table["drug_key"])}
-        compound_rows = table.groupby("compound_id").indices
-        by_name: dict[str, list[int]] = {}  # names and ids first; synonyms only when no name matches
-        by_synonym: dict[str, list[int]] = {}
-        for row in table[["drug_name", "drug_id", "compound_id", "compound_name", "synonyms"]].itertuples(
-            index=False
-        ):
-            entries = [int(j) for j in compound_rows[row.compound_id]]
-            for name in (row.drug_name, row.drug_id, row.compound_id, row.compound_name):
-                by_name.setdefault(normalise_name(name), []).extend(entries)
-            for name in str(row.synonyms).split(","):
-                if normalise_name(name):
-                    by_synonym.setdefault(normalise_name(name), []).extend(entries)
+        by_key, by_name, by_synonym = self._drug_lookup()
         records, unknown = [], []
         for query in drugs:
             key = normalise_name(query)
@@ -261,6 +250,30 @@ class Neurix:
             ["compound_id", "compound_name", "drug_key", "screen", "drug_id", "drug_name"]
         ]
         return pd.concat([matched.reset_index(drop=True), info.reset_index(drop=True)], axis=1)
+
+    def _drug_lookup(self) -> tuple[dict[str, int], dict[str, list[int]], dict[str, list[int]]]:
+        """drug_key → index, normalised name/id → indices, synonym → indices: built once per loaded bundle (it
+        depends on the drug table only), because every explanation request resolves its drugs."""
+        with self._lock:
+            if self._lookup is not None:
+                return self._lookup
+        table = self.bundle.drugs
+        by_key = {k: i for i, k in enumerate(table["drug_key"])}
+        compound_rows = table.groupby("compound_id").indices
+        by_name: dict[str, list[int]] = {}  # names and ids first; synonyms only when no name matches
+        by_synonym: dict[str, list[int]] = {}
+        for row in table[["drug_name", "drug_id", "compound_id", "compound_name", "synonyms"]].itertuples(
+            index=False
+        ):
+            entries = [int(j) for j in compound_rows[row.compound_id]]
+            for name in (row.drug_name, row.drug_id, row.compound_id, row.compound_name):
+                by_name.setdefault(normalise_name(name), []).extend(entries)
+            for name in str(row.synonyms).split(","):
+                if normalise_name(name):
+                    by_synonym.setdefault(normalise_name(name), []).extend(entries)
+        with self._lock:
+            self._lookup = (by_key, by_name, by_synonym)
+            return self._lookup
 
     def drug_indices(self, drugs: Sequence[str] | None) -> list[int]:
         """Indices of drugs given by key ('GDSC2:1003'), id, compound id, name or synonym; all drugs when None."""
@@ -312,14 +325,15 @@ class Neurix:
         ]
         frame = frame.join(drug_info, on="drug")
         if level == "compound":
-            chosen = self.predict(_subset(model_input, rows))
-            pairs = set(zip(chosen["sample"].astype(str), chosen["drug_key"], strict=True))
-            exact = {d for d in drugs or () if d in set(self.bundle.drugs["drug_key"])}  # asked for by key
-            keep = [
-                d in exact or (str(s), d) in pairs
-                for s, d in zip(frame["sample"], frame["drug"], strict=True)
-            ]
-            frame = frame[keep].reset_index(drop=True)
+            known = self._drug_lookup()[0]
+            exact = {d for d in drugs or () if d in known}  # asked for by key: always kept
+            # names or all drugs: keep each sample's compound-level entry (predicted only when needed)
+            if len(exact) < len(drugs or known):
+                chosen = self.predict(_subset(model_input, rows))
+                pairs = pd.MultiIndex.from_arrays([chosen["sample"].astype(str), chosen["drug_key"]])
+                here = pd.MultiIndex.from_arrays([frame["sample"].astype(str), frame["drug"]])
+                keep = frame["drug"].isin(exact).to_numpy() | here.isin(pairs)
+                frame = frame[keep].reset_index(drop=True)
             names = self.bundle.drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
             frame["drug_name"] = frame["compound_id"].map(names)
         frame = frame.rename(columns={"drug": "drug_key", "input_value": "scaled_expression"})
@@ -358,10 +372,15 @@ class Neurix:
         for r in rows:
             sample = model_input.samples[r]
             part = frame[frame["sample"] == sample]
-            reference = self.explainer.relevance(model_input.scaled[r : r + 1], indices)[0].numpy()
-            stats = stability(reference, member_relevance(members, model_input.zscored[r], indices))
             d = part["drug_key"].map(drug_position).to_numpy()
             g = part["gene"].map(gene_position).to_numpy()
+            complete = len(part) == len(indices) * len(gene_position)  # every gene of every drug: reuse it
+            if complete:
+                reference = np.zeros((len(indices), len(gene_position)), dtype=np.float32)  # as LRP returns
+                reference[d, g] = part["relevance"].to_numpy()
+            else:
+                reference = self.explainer.relevance(model_input.scaled[r : r + 1], indices)[0].numpy()
+            stats = stability(reference, member_relevance(members, model_input.zscored[r], indices))
             agreeing = stats["agreeing"][d, g]
             part = part.assign(
                 agreeing_models=agreeing,

@@ -18,6 +18,8 @@ log AUC (the model's target scaler) turned back into an AUC (GDSC: 1 = no killin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -91,62 +93,102 @@ def _preference(drugs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return weight, tie
 
 
+@dataclass(frozen=True)
+class _DrugLayout:
+    """What the consensus needs from the drug table alone: the same for every upload to a loaded model."""
+
+    keys: pd.Index  # drug_key, in drug-table order
+    weight: np.ndarray
+    tie: np.ndarray
+    labels: np.ndarray  # "GDSC2 #1003" per entry
+    groups: list[np.ndarray]  # entry positions per compound, in order of first appearance
+    names: pd.Series  # compound_id → compound_name
+
+
+_LAYOUTS: dict[int, tuple[int, _DrugLayout]] = {}  # id(drug table) → (content hash, layout); bundle data only
+
+
+def _drug_layout(drugs: pd.DataFrame) -> _DrugLayout:
+    """Built once per drug table (checked by a hash of the columns used, so an edited table is rebuilt)."""
+    used = ["drug_key", "compound_id", "compound_name", "screen", "drug_id", "cv_rho", "n_cell_lines"]
+    digest = int(pd.util.hash_pandas_object(drugs[[c for c in used if c in drugs]], index=False).sum())
+    cached = _LAYOUTS.get(id(drugs))
+    if cached is not None and cached[0] == digest:
+        return cached[1]
+    weight, tie = _preference(drugs)
+    layout = _DrugLayout(
+        keys=pd.Index(drugs["drug_key"].astype(str)),
+        weight=weight,
+        tie=tie,
+        labels=(drugs["screen"].astype(str) + " #" + drugs["drug_id"].astype(str)).to_numpy().astype(object),
+        groups=list(drugs.groupby("compound_id", sort=False).indices.values()),
+        names=drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"],
+    )
+    if len(_LAYOUTS) >= 8:
+        _LAYOUTS.clear()
+    _LAYOUTS[id(drugs)] = (digest, layout)
+    return layout
+
+
 def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
     """One row per (sample, compound) by the consensus rule of the module docstring, ranked within sample.
 
-    Works on the samples × drugs matrix: one small vectorised step per multi-entry compound (~140 of them), then
-    one ordering per sample and a single row take of the screen table (a cohort partition has ~10⁶ rows, so
-    every pass over them counts).
+    Works on the samples × drugs matrix: all multi-entry compounds (~140) in one vectorised step, then one
+    ordering per sample and a single row take of the screen table (a cohort partition has ~10⁶ rows, so every pass
+    over them counts).
     """
     table = screen_table if "compound_id" in screen_table else add_drug_columns(screen_table, drugs)
     table = table.reset_index(drop=True)
-    sample_codes, sample_names = pd.factorize(table["sample"].astype(str))
-    samples = [str(v) for v in sample_names]
-    keys = drugs["drug_key"].tolist()
-    drug_codes = pd.Index(keys).get_indexer(table["drug_key"])
-    known = drug_codes >= 0  # rows of drugs the table lacks are ignored
-    rows = np.full((len(samples), len(keys)), np.nan)
+    layout = _drug_layout(drugs)
+    sample_codes, uniques = pd.factorize(table["sample"].astype(str))
+    samples = [str(v) for v in uniques]
+    drug_codes = layout.keys.get_indexer(table["drug_key"])
+    known = drug_codes >= 0
+    rows = np.full((len(samples), len(layout.keys)), np.nan)  # samples × drugs: row number in ``table``
     rows[sample_codes[known], drug_codes[known]] = np.flatnonzero(known)
     z = np.where(
         np.isnan(rows),
         np.nan,
         table["z_log_auc"].to_numpy(dtype=float)[np.nan_to_num(rows, nan=0).astype(int)],
     )
-    weight, tie = _preference(drugs)
-    labels = (drugs["screen"].astype(str) + " #" + drugs["drug_id"].astype(str)).to_numpy().astype(object)
-    grouped = drugs.groupby("compound_id", sort=False).indices
-    groups = list(grouped.values())
+    weight, tie, labels, groups = layout.weight, layout.tie, layout.labels, layout.groups
     n_samples = len(samples)
     first = np.array([members[0] for members in groups])
     chosen = rows[:, first].copy()  # samples × compounds: row numbers in ``table``, NaN = no prediction
     n_entries = (~np.isnan(z[:, first])).astype(int)
     z_min, z_max = z[:, first].copy(), z[:, first].copy()
     entries = np.tile(labels[first], (n_samples, 1))
-    every = np.arange(n_samples)
-    for c, members in enumerate(groups):
-        if members.size == 1:
-            continue
-        zs = z[:, members]  # samples × entries
+    multi = [(c, members) for c, members in enumerate(groups) if members.size > 1]
+    if multi:  # all multi-entry compounds at once, their entries padded to the widest compound
+        columns = np.array([c for c, _ in multi])
+        width = max(members.size for _, members in multi)
+        padded = np.full((len(multi), width), -1)
+        for k, (_, members) in enumerate(multi):
+            padded[k, : members.size] = members
+        real = padded >= 0  # compounds × width
+        entry = np.where(real, padded, 0)
+        zs = np.where(real[None], z[:, entry], np.nan)  # samples × compounds × entries
         present = ~np.isnan(zs)
-        gaps = np.abs(zs[:, :, None] - zs[:, None, :])
-        cost = np.nansum(weight[members][None, None, :] * np.where(present[:, None, :], gaps, 0.0), axis=2)
+        w = np.where(real, weight[entry], 0.0)
+        gaps = np.abs(zs[..., :, None] - zs[..., None, :])
+        cost = np.nansum(w[None, :, None, :] * np.where(present[:, :, None, :], gaps, 0.0), axis=3)
         # lexicographic choice: lowest cost, then higher weight, then GDSC2 / more cell lines
-        score = np.round(cost, 9) * 1e12 - weight[members][None, :] * 1e7 - tie[members][None, :] * 1e-3
-        pick = np.argmin(np.where(present, score, np.inf), axis=1)
-        chosen[:, c] = rows[every, members[pick]]
-        n_entries[:, c] = present.sum(axis=1)
-        z_min[:, c] = np.min(np.where(present, zs, np.inf), axis=1)
-        z_max[:, c] = np.max(np.where(present, zs, -np.inf), axis=1)
-        order = np.argsort(np.where(present, zs, np.inf), axis=1)
-        text = np.full(n_samples, "", dtype=object)
-        for p in range(members.size):
-            j = order[:, p]
-            value = zs[every, j]
-            formatted = np.array([f"{v:+.2f}" for v in value.tolist()], dtype=object)
-            part = labels[members[j]] + " " + formatted
+        score = np.round(cost, 9) * 1e12 - w[None] * 1e7 - tie[entry][None] * 1e-3
+        pick = np.argmin(np.where(present, score, np.inf), axis=2)  # samples × compounds
+        compound = np.arange(len(multi))[None, :]
+        chosen[:, columns] = rows[np.arange(n_samples)[:, None], entry[compound, pick]]
+        n_entries[:, columns] = present.sum(axis=2)
+        z_min[:, columns] = np.min(np.where(present, zs, np.inf), axis=2)
+        z_max[:, columns] = np.max(np.where(present, zs, -np.inf), axis=2)
+        order = np.argsort(np.where(present, zs, np.inf), axis=2)
+        text = np.full(pick.shape, "", dtype=object)
+        for p in range(width):
+            j = order[:, :, p]
+            value = np.take_along_axis(zs, j[..., None], axis=2)[..., 0]
+            part = labels[entry[compound, j]] + " " + np.char.mod("%+.2f", value).astype(object)
             part = np.where(np.isnan(value), "", part)
             text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
-        entries[:, c] = text
+        entries[:, columns] = text
     valid = ~np.isnan(chosen)
     picked = np.where(
         valid, table["z_log_auc"].to_numpy(dtype=float)[np.nan_to_num(chosen).astype(int)], np.nan
@@ -154,15 +196,15 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
     # within each sample (in order of appearance): lowest z first, ties in compound order, NaN last
     order = np.argsort(picked, axis=1, kind="stable")
     keep = np.take_along_axis(valid, order, axis=1)
-    sample_of = np.repeat(every, order.shape[1]).reshape(order.shape)[keep]
+    sample_of = np.repeat(np.arange(n_samples), order.shape[1]).reshape(order.shape)[keep]
     compound_of = order[keep]
     out = table.take(chosen[sample_of, compound_of].astype(int))
     out["n_entries"] = n_entries[sample_of, compound_of]
     out["z_min"] = z_min[sample_of, compound_of]
     out["z_max"] = z_max[sample_of, compound_of]
     out["entries"] = entries[sample_of, compound_of]
-    names = drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
-    group_names = names.reindex(pd.Index(list(grouped.keys()))).to_numpy(dtype=object)[compound_of]
+    compound_ids = pd.Index(drugs["compound_id"].to_numpy()[first])  # one per group, in group order
+    group_names = layout.names.reindex(compound_ids).to_numpy(dtype=object)[compound_of]
     missing = pd.isna(group_names)
     if missing.any():
         group_names[missing] = out["drug_name"].to_numpy(dtype=object)[missing]

@@ -140,3 +140,22 @@ def test_each_session_has_a_parse_budget(monkeypatch: pytest.MonkeyPatch) -> Non
     later = time.monotonic() + widgets.PARSE_WINDOW_S + 1
     monkeypatch.setattr(widgets.time, "monotonic", lambda: later)
     widgets._spend_parse_budget()  # the window slides: old parses no longer count
+
+
+def test_a_bomb_is_refused_before_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decompression bomb is refused at once by the pre-check, not after the parses queued ahead of it."""
+    import zlib
+
+    from dashboard import widgets
+    from neurix_core.api import Neurix
+    from neurix_core.errors import LimitExceededError
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b"".join([packer.compress(b"0" * 2**20) for _ in range(40)] + [packer.flush()])
+    gate = Admission(1)
+    monkeypatch.setattr(widgets, "PARSING", gate)
+    monkeypatch.setattr(widgets.st, "session_state", {})
+    monkeypatch.setattr(widgets, "profile_limits", lambda: widgets.ProfileLimits())
+    with gate.admit(1), pytest.raises(LimitExceededError, match="times its compressed size"):
+        # the only parse slot is taken for good: reaching the queue would wait and then say "busy"
+        widgets.ingest_bytes(Neurix.__new__(Neurix), bomb, "bomb.csv.gz")

@@ -255,6 +255,7 @@ def test_unexpected_errors_show_a_generic_message(
         raise RuntimeError("secret value 12.345 from the upload")
 
     monkeypatch.setattr("neurix_core.report.figures.prediction_bars", boom)
+    with_example.session_state[widgets.PROFILE_KEY].views.clear()  # the chart is drawn again, not reused
     at = _page(with_example, "predict")
     _no_traceback(at)
     errors = [e.value for e in at.error]

@@ -8,6 +8,10 @@ by what sets it apart (neurix_core/explain/readable.py); stability marks come fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
 import pandas as pd
 import streamlit as st
 
@@ -18,10 +22,25 @@ from neurix_core.report.figures import gene_bars, relevance_heatmap
 from neurix_core.report.text import RELEVANCE_UNITS as UNITS
 from neurix_core.report.text import SIGN_CONVENTION, TARGET_MARK
 
+T = TypeVar("T")
 
-def _heatmap(frame: pd.DataFrame, labels: dict[str, str], n_genes: int) -> None:
-    """Genes with the largest |relevance| for any selected drug, as a genes × drugs heatmap."""
-    matrix = frame.pivot_table(index="gene", columns="drug_key", values="relevance", aggfunc="first")
+
+@dataclass(frozen=True)
+class View:
+    """This page run's profile, sample and drug selection: the key under which its figures are kept."""
+
+    profile: w.LoadedProfile
+    sample: str
+    drugs: tuple[str, ...]
+
+    def memo(self, key: tuple, build: Callable[[], T]) -> T:
+        """``widgets.memo`` for this selection: drawn again only when the sample, drugs or sliders change."""
+        return w.memo(self.profile, ("explain", self.sample, self.drugs, *key), build)
+
+
+def _heatmap_figure(frame: pd.DataFrame, matrix: pd.DataFrame, labels: dict[str, str], n_genes: int):
+    """Genes with the largest |relevance| for any selected drug, as a genes × drugs heatmap (``matrix``: genes ×
+    drug keys, the overview's)."""
     strongest = matrix.abs().max(axis=1).sort_values(ascending=False).index[:n_genes]
     matrix = matrix.loc[strongest, [k for k in labels if k in matrix.columns]]
     matrix.columns = [labels[k] for k in matrix.columns]
@@ -32,11 +51,16 @@ def _heatmap(frame: pd.DataFrame, labels: dict[str, str], n_genes: int) -> None:
         )
     }
     expression = frame.drop_duplicates("gene").set_index("gene")["expression_z"]
-    st.plotly_chart(
-        relevance_heatmap(matrix, expression, targets), key="relevance_heatmap", config={"displaylogo": False}
-    )
+    return relevance_heatmap(matrix, expression, targets), len(matrix)
+
+
+def _heatmap(
+    view: View, frame: pd.DataFrame, matrix: pd.DataFrame, labels: dict[str, str], n_genes: int
+) -> None:
+    figure, shown = view.memo(("heatmap", n_genes), lambda: _heatmap_figure(frame, matrix, labels, n_genes))
+    st.plotly_chart(figure, key="relevance_heatmap", config={"displaylogo": False})
     st.caption(
-        f"The {len(matrix)} genes with the largest absolute relevance for any selected drug. Red pushes "
+        f"The {shown} genes with the largest absolute relevance for any selected drug. Red pushes "
         f"towards resistance, blue towards sensitivity; {TARGET_MARK} marks an annotated target of that "
         "drug."
     )
@@ -54,7 +78,16 @@ def _stability_line(frame: pd.DataFrame) -> str:
     )
 
 
+def _contrast_bars(frame: pd.DataFrame, contrast: pd.Series, per_side: int):
+    apart = frame.assign(relevance=frame["gene"].map(contrast)).drop(columns="stability", errors="ignore")
+    apart["direction"] = apart["relevance"].gt(0).map({True: "resistance", False: "sensitising"})
+    return gene_bars(
+        apart, per_side, x_title="relevance − mean of the other drugs<br>← sensitising · resistance →"
+    )
+
+
 def _drug_panel(
+    view: View,
     frame: pd.DataFrame,
     row: pd.Series,
     label: str,
@@ -75,26 +108,28 @@ def _drug_panel(
         + _stability_line(frame)
     )
     key = row["drug_key"]
+    own = view.memo(("genes", key, per_side), lambda: gene_bars(frame, per_side))
     if contrast is not None:
-        apart = frame.assign(relevance=frame["gene"].map(contrast)).drop(columns="stability", errors="ignore")
-        apart["direction"] = apart["relevance"].gt(0).map({True: "resistance", False: "sensitising"})
         st.caption(
             f"What sets it apart from the other selected drugs: relevance minus their mean. This specific part "
             f"sums to {specific:+.3f} of its prediction {first['prediction']:+.3f}."
         )
         st.plotly_chart(
-            gene_bars(
-                apart, per_side, x_title="relevance − mean of the other drugs<br>← sensitising · resistance →"
-            ),
+            view.memo(("contrast", key, per_side), lambda: _contrast_bars(frame, contrast, per_side)),
             key=f"contrast_{key}",
             config={"displaylogo": False},
         )
         with st.expander("This drug's own top genes"):
-            st.plotly_chart(gene_bars(frame, per_side), key=f"genes_{key}", config={"displaylogo": False})
+            st.plotly_chart(own, key=f"genes_{key}", config={"displaylogo": False})
     else:
-        st.plotly_chart(gene_bars(frame, per_side), key=f"genes_{key}", config={"displaylogo": False})
-    ordered = frame.sort_values("relevance")
-    shown = set(ordered["gene"].head(per_side)) | set(ordered["gene"].tail(per_side))  # as in the bars
+        st.plotly_chart(own, key=f"genes_{key}", config={"displaylogo": False})
+    shown = view.memo(  # the genes in the bars: the per_side lowest and highest relevances
+        ("shown", key, per_side),
+        lambda: (
+            set(frame.nsmallest(per_side, "relevance")["gene"])
+            | set(frame.nlargest(per_side, "relevance")["gene"])
+        ),
+    )
     targets = frame[frame["is_target"].astype(bool)].sort_values("rank").head(5)
     if targets.empty:
         return
@@ -109,7 +144,7 @@ def _drug_panel(
         st.caption(message)
 
 
-def _common_pattern(overview: dict, frame: pd.DataFrame, per_side: int) -> None:
+def _common_pattern(view: View, overview: dict, frame: pd.DataFrame, per_side: int) -> None:
     """The genes most selected drugs share, shown once (drugs predicted best for a profile share its pattern)."""
     common = overview["common"]
     n_drugs = overview["matrix"].shape[1]
@@ -119,17 +154,22 @@ def _common_pattern(overview: dict, frame: pd.DataFrame, per_side: int) -> None:
         f"their predictions for this sample rest largely on the same genes. These {len(common)} genes are in the "
         f"top 20 of at least half of the {n_drugs} drugs; bars show their mean relevance over the drugs."
     )
+    st.plotly_chart(
+        view.memo(("common", per_side), lambda: _common_bars(overview, frame, per_side)),
+        key="common_pattern",
+        config={"displaylogo": False},
+    )
+
+
+def _common_bars(overview: dict, frame: pd.DataFrame, per_side: int):
+    common = overview["common"]
     genes = frame.drop_duplicates("gene").set_index("gene")
     shared = genes.loc[common["gene"], ["expression_z"]].reset_index()
     shared["relevance"] = common["mean_relevance"].to_numpy()
     shared["direction"] = common["direction"].to_numpy()
     shared["is_target"] = False
-    st.plotly_chart(
-        gene_bars(
-            shared, per_side, x_title="mean relevance over the selected drugs<br>← sensitising · resistance →"
-        ),
-        key="common_pattern",
-        config={"displaylogo": False},
+    return gene_bars(
+        shared, per_side, x_title="mean relevance over the selected drugs<br>← sensitising · resistance →"
     )
 
 
@@ -152,22 +192,28 @@ def render() -> None:
     if not selected:
         st.info("Choose at least one drug to explain.", icon=":material/info:")
         return
+    view = View(profile, sample, tuple(selected))
     with st.spinner("Computing gene relevances…"):
-        frame = w.explanation(neurix, profile, sample, selected)
+        frame = w.explanation(neurix, profile, sample, selected)  # cached per drug in the session already
     names = w.drug_names(neurix)
     labels = {key: names.get(key, key) for key in selected}
     rows = profile.sample_predictions(sample).set_index("drug_key")
 
-    overview = explanation_overview(frame, neurix.bundle.genes, neurix.bundle.drugs)
+    overview = view.memo(
+        ("overview",), lambda: explanation_overview(frame, neurix.bundle.genes, neurix.bundle.drugs)
+    )
+    rows_of = view.memo(
+        ("rows",), lambda: frame.groupby("drug_key", sort=False).indices
+    )  # positions, not copies
     if overview["missing_targets"]:
         st.caption(overview["missing_targets"])
 
     st.subheader(f"Relevance heatmap · {profile.sample_label(sample)}")
-    _heatmap(frame, labels, n_genes)
+    _heatmap(view, frame, overview["matrix"], labels, n_genes)
 
     show_common = overview["show_common"]
     if show_common:
-        _common_pattern(overview, frame, per_side)
+        _common_pattern(view, overview, frame, per_side)
     st.subheader("What sets each drug apart" if show_common else "Top genes per drug")
     st.caption(
         "Bars show each gene's relevance; the label gives the gene's expression in this sample (z-score "
@@ -179,7 +225,8 @@ def render() -> None:
             row = rows.loc[key].copy()
             row["drug_key"] = key
             _drug_panel(
-                frame[frame["drug_key"] == key],
+                view,
+                frame.iloc[rows_of[key]],
                 row,
                 labels[key],
                 per_side,
@@ -187,6 +234,18 @@ def render() -> None:
                 float(overview["specific_share"][key]),
             )
 
+    st.download_button(
+        "Download these top genes (CSV)",
+        view.memo(("csv", per_side), lambda: _top_genes_csv(frame, per_side)),
+        file_name="neurix_top_genes.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def _top_genes_csv(frame: pd.DataFrame, per_side: int) -> bytes:
+    """The 2 × per_side genes of largest |relevance| per drug, as the download offers them."""
     ranked = frame.reindex(frame["relevance"].abs().sort_values(ascending=False).index)
     top = ranked.groupby("drug_key", sort=False).head(2 * per_side)
     export = top[
@@ -205,14 +264,7 @@ def render() -> None:
             "bias_share",
         ]
     ]
-    st.download_button(
-        "Download these top genes (CSV)",
-        export.to_csv(index=False).encode("utf-8"),
-        file_name="neurix_top_genes.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    return export.to_csv(index=False).encode("utf-8")
 
 
 w.run_page(render, "explain")

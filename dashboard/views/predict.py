@@ -364,10 +364,13 @@ def render() -> None:
     if shown.empty:
         st.info("No drug matches these filters.", icon=":material/search:")
     else:
-        figure = prediction_bars(shown, measured, labels=names)
-        figure.update_layout(margin={"t": 30})  # the legend only needs one line above the bars
-        st.plotly_chart(
-            figure,
+        view = ("bars", sample, tuple(shown["drug_key"]), measured is not None)
+        st.plotly_chart(  # the legend only needs one line above the bars
+            w.memo(
+                profile,
+                view,
+                lambda: prediction_bars(shown, measured, labels=names).update_layout(margin={"t": 30}),
+            ),
             key="prediction_bars",
             config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
         )
@@ -397,12 +400,17 @@ def render() -> None:
 
     # Wider than a laptop screen: the table scrolls sideways by design, with rank and drug pinned.
     with st.container(key="wide_predictions"):
-        w.show_table(_table(shown, measured, names), hide_index=True, column_config=TABLE_COLUMNS)
+        table, config = w.memo(
+            profile,
+            ("table", sample, tuple(shown["drug_key"]), measured is not None),
+            lambda: w.table_view(_table(shown, measured, names), TABLE_COLUMNS),
+        )
+        st.dataframe(table, hide_index=True, column_config=config)
     _entries(profile, shown, sample)
     cols = st.columns(2)
     cols[0].download_button(
         "Download all predictions for this sample (CSV)",
-        rows.to_csv(index=False).encode("utf-8"),
+        w.memo(profile, ("csv", sample), lambda: rows.to_csv(index=False).encode("utf-8")),
         file_name=f"neurix_predictions_{_safe_name(sample)}.csv",
         mime="text/csv",
         icon=":material/download:",

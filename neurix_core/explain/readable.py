@@ -128,8 +128,13 @@ def explanation_overview(frame: pd.DataFrame, model_genes: Sequence[str], drugs:
     ``matrix`` (genes × drug keys), ``common`` genes with ``overlap``, ``contrast`` (each drug minus the mean of
     the other selected drugs), ``specific_share`` (per drug: Σ contrast, the part of its prediction that differs
     from the others' mean), ``budget`` (per drug: prediction, gene sum, bias share) and ``missing_targets``."""
-    keys = list(dict.fromkeys(frame["drug_key"]))
-    matrix = frame.pivot_table(index="gene", columns="drug_key", values="relevance", aggfunc="first")[keys]
+    keys = [str(k) for k in frame["drug_key"].unique()]  # in order of appearance
+    pairs = frame[["gene", "drug_key"]]
+    if pairs.duplicated().any():  # several rows per (gene, drug): the first, as before
+        matrix = frame.pivot_table(index="gene", columns="drug_key", values="relevance", aggfunc="first")
+    else:  # the usual one row per (gene, drug): a plain reshape, a third of pivot_table's time
+        matrix = frame.pivot(index="gene", columns="drug_key", values="relevance")
+    matrix = matrix[keys]
     common, overlap = common_pattern(matrix)
     difference = contrast(matrix)
     first = frame.drop_duplicates("drug_key").set_index("drug_key").loc[keys]

@@ -28,7 +28,7 @@ from neurix_core.io.gene_ids import (
     map_genes,
     recognised_fraction,
 )
-from neurix_core.io.readers import ProfileLimits, read_grid
+from neurix_core.io.readers import ProfileLimits, precheck, read_grid
 from neurix_core.io.units import VALUE_SCALES, ScaleDetection, _to_log2tpm, detect_scale
 
 MIN_BARE_ID_ROWS = 10  # a headerless all-number table is read as Entrez ids + values only when this long
@@ -154,13 +154,7 @@ def parse_profile(
         raise ProfileError("The upload must be the raw bytes of a file.")
     data = bytes(data)
     known = tuple(str(g) for g in known_genes) if known_genes is not None else None  # list, set or Index
-    if len(data) > limits.max_bytes:
-        raise LimitExceededError(
-            f"The file is {_mib(len(data))}, more than the {_mib(limits.max_bytes)} allowed: upload fewer "
-            "samples per file or compress it."
-        )
-    if not data.strip():
-        raise ProfileError("The file is empty: upload a table with gene names and expression values.")
+    _check_size(data, limits)
     fingerprint = hashlib.sha256(data).hexdigest()
     try:
         parsed = _parse(data, values, limits, known or None)
@@ -177,6 +171,31 @@ def parse_profile(
         ) from exc
     parsed.fingerprint = fingerprint
     return parsed
+
+
+def _check_size(data: bytes, limits: ProfileLimits) -> None:
+    if len(data) > limits.max_bytes:
+        raise LimitExceededError(
+            f"The file is {_mib(len(data))}, more than the {_mib(limits.max_bytes)} allowed: upload fewer "
+            "samples per file or compress it."
+        )
+    if not data.strip():
+        raise ProfileError("The file is empty: upload a table with gene names and expression values.")
+
+
+def precheck_upload(data: bytes, limits: ProfileLimits) -> None:
+    """Refuse, in milliseconds and with ``parse_profile``'s own messages, what it would refuse before reading:
+    the byte cap, empty files, decompression bombs (gzip ratio/size, xlsx declared sizes) and far oversized
+    tables. A server runs this before its parse queue (``neurix_core/admission.py``), so such files do not wait
+    behind other users' parses; anything else is left to ``parse_profile``."""
+    data = bytes(data)
+    _check_size(data, limits)
+    try:
+        precheck(data, limits)
+    except NeurixError:
+        raise
+    except Exception:  # noqa: BLE001, S110 - not a refusal of ours: parse_profile reports it properly
+        return
 
 
 def _mib(n: int) -> str:

@@ -51,16 +51,21 @@ QUALITATIVE = (
 )
 
 
-def _layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        font={"size": FONT_SIZE},
-        hoverlabel={"font_size": FONT_SIZE},
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        plot_bgcolor="white",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
+def _layout_spec(height: int, **extra: object) -> dict:
+    """The layout every Neurix figure shares, as a dict (figures built in one go pass it to ``go.Figure``)."""
+    return {
+        "height": height,
+        "font": {"size": FONT_SIZE},
+        "hoverlabel": {"font": {"size": FONT_SIZE}},
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "plot_bgcolor": "white",
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
         **extra,
-    )
+    }
+
+
+def _layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
+    fig.update_layout(**_layout_spec(height, **extra))
     return fig
 
 
@@ -133,11 +138,11 @@ def prediction_bars(
         f"{h.short if measured_hits else t.symbol}</span>"
         for key, t, h in zip(rows["drug_key"], tiers, hits, strict=True)
     ]
-    fig = go.Figure()
+    traces = []
     for drug_class in dict.fromkeys(rows["drug_class"]):
         mask = (rows["drug_class"] == drug_class).to_numpy()
         part = rows[mask]
-        fig.add_trace(
+        traces.append(
             go.Bar(
                 x=part["z_log_auc"],
                 y=[ticks[i] for i in np.flatnonzero(mask)],
@@ -167,7 +172,7 @@ def prediction_bars(
         values = rows["drug_key"].map(measured)
         shown = values.notna().to_numpy()
         if shown.any():
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=values[shown],
                     y=[ticks[i] for i in np.flatnonzero(shown)],
@@ -177,24 +182,25 @@ def prediction_bars(
                     hovertemplate="<b>%{y}</b><br>measured z log AUC %{x:.2f}<extra>measured</extra>",
                 )
             )
-    fig.update_yaxes(
-        categoryorder="array",
-        categoryarray=ticks[::-1],
-        automargin=True,
-        title=None,
-        tickfont={"size": FONT_SIZE - 1},
-    )
-    fig.update_xaxes(
-        title="predicted z log AUC  (← more sensitive · more resistant →)",
-        tickfont={"size": FONT_SIZE - 1},
-        zeroline=True,
-        zerolinecolor="#444",
-        gridcolor="#e5e5e5",
-    )
-    fig.update_layout(barmode="overlay", bargap=0.25)
-    if title:
-        fig.update_layout(title=title)
-    return _layout(fig, height=140 + ROW_HEIGHT * len(rows))
+    layout = {  # one constructor call: plotly's update_* round trips cost more than the whole rest
+        "yaxis": {
+            "categoryorder": "array",
+            "categoryarray": ticks[::-1],
+            "automargin": True,
+            "tickfont": {"size": FONT_SIZE - 1},
+        },
+        "xaxis": {
+            "title": {"text": "predicted z log AUC  (← more sensitive · more resistant →)"},
+            "tickfont": {"size": FONT_SIZE - 1},
+            "zeroline": True,
+            "zerolinecolor": "#444",
+            "gridcolor": "#e5e5e5",
+        },
+        "barmode": "overlay",
+        "bargap": 0.25,
+        **({"title": {"text": title}} if title else {}),
+    }
+    return go.Figure(traces, layout=_layout_spec(height=140 + ROW_HEIGHT * len(rows), **layout))
 
 
 # --- explanations -------------------------------------------------------------------------------------------
@@ -262,10 +268,14 @@ def gene_bars(
     ``show_expression=False`` (reports) the expression is shown as a coarse label (high/average/low), never
     as a number from the input.
     """
-    frame = explanation.sort_values("relevance")
-    negative = frame[frame["relevance"] < 0].head(per_side)
-    positive = frame[frame["relevance"] > 0].tail(per_side)
-    chosen = pd.concat([positive.iloc[::-1], negative.iloc[::-1]]).drop_duplicates("gene")
+    # Positions of the per_side most negative and most positive relevances, found on the one column (sorting the
+    # whole all-gene frame, string columns included, cost more than drawing the figure).
+    values = explanation["relevance"].to_numpy(dtype=float)
+    order = np.argsort(values, kind="stable")
+    negative = order[values[order] < 0][:per_side]
+    positive = order[values[order] > 0]
+    positive = positive[max(0, positive.size - per_side) :]
+    chosen = explanation.iloc[np.concatenate([positive[::-1], negative[::-1]])].drop_duplicates("gene")
     labels = [
         f"{g} {TARGET_MARK}" if t else str(g)
         for g, t in zip(chosen["gene"], chosen["is_target"], strict=True)
@@ -287,39 +297,39 @@ def gene_bars(
         text = [f"expr {expression_level(z)}" for z in expression]
         expression_hover = "expression in this sample: %{text}"
         expression = np.zeros_like(expression)
-    fig = go.Figure(
-        go.Bar(
-            x=chosen["relevance"],
-            y=labels,
-            orientation="h",
-            marker={"color": colours},
-            text=text,
-            textposition="outside",
-            cliponaxis=False,
-            customdata=np.column_stack([expression, chosen["direction"].astype(str)]),
-            hovertemplate=(
-                "<b>%{y}</b><br>relevance %{x:.3g} (%{customdata[1]})<br>"
-                + expression_hover
-                + "<extra></extra>"
-            ),
-            showlegend=False,
-        )
-    )
-    fig.update_yaxes(
-        categoryorder="array", categoryarray=labels[::-1], automargin=True, tickfont={"size": FONT_SIZE - 1}
+    bars = go.Bar(
+        x=chosen["relevance"],
+        y=labels,
+        orientation="h",
+        marker={"color": colours},
+        text=text,
+        textposition="outside",
+        cliponaxis=False,
+        customdata=np.column_stack([expression, chosen["direction"].astype(str)]),
+        hovertemplate=(
+            "<b>%{y}</b><br>relevance %{x:.3g} (%{customdata[1]})<br>" + expression_hover + "<extra></extra>"
+        ),
+        showlegend=False,
     )
     reach = float(chosen["relevance"].abs().max()) if len(chosen) else 1.0
-    fig.update_xaxes(
-        title=x_title,
-        zeroline=True,
-        zerolinecolor="#444",
-        gridcolor="#e5e5e5",
-        range=[-1.7 * reach, 1.7 * reach],  # room for the expression labels outside the bars
-        tickformat=".2g",
-    )
-    if title:
-        fig.update_layout(title=title)
-    return _layout(fig, height=120 + 26 * len(chosen))
+    layout = {  # one constructor call (see prediction_bars)
+        "yaxis": {
+            "categoryorder": "array",
+            "categoryarray": labels[::-1],
+            "automargin": True,
+            "tickfont": {"size": FONT_SIZE - 1},
+        },
+        "xaxis": {
+            "title": {"text": x_title},
+            "zeroline": True,
+            "zerolinecolor": "#444",
+            "gridcolor": "#e5e5e5",
+            "range": [-1.7 * reach, 1.7 * reach],  # room for the expression labels outside the bars
+            "tickformat": ".2g",
+        },
+        **({"title": {"text": title}} if title else {}),
+    }
+    return go.Figure(bars, layout=_layout_spec(height=120 + 26 * len(chosen), **layout))
 
 
 # --- drug map -----------------------------------------------------------------------------------------------

@@ -6,6 +6,6 @@ genes.
 """
 
 from neurix_core.io.readers.bounds import ProfileLimits
-from neurix_core.io.readers.grid import read_grid
+from neurix_core.io.readers.grid import precheck, read_grid
 
-__all__ = ["ProfileLimits", "read_grid"]
+__all__ = ["ProfileLimits", "precheck", "read_grid"]

@@ -28,6 +28,7 @@ from neurix_core.io.tables import sniff_delimiter
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # AnnData .h5ad
 RATIO_FLOOR = 16 * 2**20  # small files may compress very well (a column of zeros); the ratio cap starts here
 CHUNK = 2**20
 SNIFF_CHARS = 65536
@@ -49,6 +50,24 @@ def read_grid(data: bytes, limits: ProfileLimits, warnings: list[str]) -> tuple[
         raise ProfileError("Old Excel .xls files are not supported: save the sheet as .xlsx or CSV.")
     _check_estimate(data.count(b"\n"), data[:SNIFF_CHARS], limits)
     return _read_text(lambda: io.BytesIO(data), data[:SNIFF_CHARS], limits, warnings)
+
+
+def precheck(data: bytes, limits: ProfileLimits) -> None:
+    """The checks ``read_grid`` makes before reading, on their own: gzip size and ratio (streamed, nothing kept),
+    xlsx declared sizes, and the byte-level size estimate. Milliseconds and little memory for any input.
+
+    Why separately: a server admits parses through a queue (``neurix_core/admission.py``); running these first,
+    outside it, refuses a decompression bomb or a far oversized table at once instead of after other users' parses.
+    """
+    if data[:2] == GZIP_MAGIC:
+        _check_estimate(_check_gzip(data, limits), _gunzip_head(data), limits)
+    elif data[:4] == ZIP_MAGIC:
+        _check_xlsx_size(data, limits)
+    elif data[:8] not in (
+        OLE_MAGIC,
+        HDF5_MAGIC,
+    ):  # .xls is refused by read_grid; .h5ad has a reader of its own
+        _check_estimate(data.count(b"\n"), data[:SNIFF_CHARS], limits)
 
 
 def _check_estimate(n_lines: int, head: bytes, limits: ProfileLimits) -> None:
@@ -278,6 +297,17 @@ def last_filled(row: Sequence[object]) -> int:
 
 def _read_xlsx(data: bytes, limits: ProfileLimits, warnings: list[str]) -> np.ndarray:
     """First sheet of an .xlsx file, streamed; formula cells without a saved value are refused, not dropped."""
+    _check_xlsx_size(data, limits)
+    try:
+        return _stream_sheet(data, limits, warnings)
+    except NeurixError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many unrelated types for damaged files
+        raise _damaged_xlsx(read=True) from exc
+
+
+def _check_xlsx_size(data: bytes, limits: ProfileLimits) -> None:
+    """Refuse a workbook whose declared unpacked size is beyond the size or ratio cap (nothing is inflated)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
@@ -288,12 +318,6 @@ def _read_xlsx(data: bytes, limits: ProfileLimits, warnings: list[str]) -> np.nd
         raise LimitExceededError(
             "The workbook is too large once unpacked: upload fewer samples per file or a CSV."
         )
-    try:
-        return _stream_sheet(data, limits, warnings)
-    except NeurixError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many unrelated types for damaged files
-        raise _damaged_xlsx(read=True) from exc
 
 
 def _damaged_xlsx(read: bool = False) -> ProfileError:
