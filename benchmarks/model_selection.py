@@ -44,15 +44,13 @@ def standardised(p: np.ndarray) -> np.ndarray:
 
 
 def network_run(run: str) -> tuple[str, TrainingConfig]:
-    """'epochs:seed[:batch]' → (cache name, training settings); the name keeps old caches valid."""
+    """'epochs:seed[:batch]' → (cache name, training settings)."""
     values = [int(v) for v in run.split(":")]
     epochs, seed = values[0], values[1]
     batch = values[2] if len(values) > 2 else TrainingConfig.batch_cell_lines
     # the network alone (no ridge part): the blends below are formed from it and the LOO ridge
     config = TrainingConfig(epochs=epochs, seed=seed, batch_cell_lines=batch, linear_weight=0.0)
-    if batch != TrainingConfig.batch_cell_lines:
-        return f"net_e{epochs}_b{batch}_s{seed}", config
-    return f"net_e{epochs}_s{seed}", config
+    return f"net_e{epochs}_b{batch}_s{seed}", config
 
 
 def main() -> None:
@@ -62,7 +60,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument(
         "--runs",
-        default="80:0,80:1,80:0:64,80:1:64",
+        default="80:0:32,80:0:64,80:1:64",
         help="epochs:seed[:batch cell lines] of each network (batch default: TrainingConfig's)",
     )
     parser.add_argument("--networks-only", action="store_true", help="only train and cache the networks")
