@@ -26,8 +26,12 @@ def per_drug_spearman(
     rank_pred = _rank_columns(predicted, mask)
     rank_meas = _rank_columns(measured, mask)
     count = mask.sum(axis=0)
-    centred_pred = np.where(mask, rank_pred - np.nanmean(rank_pred, axis=0), 0.0)
-    centred_meas = np.where(mask, rank_meas - np.nanmean(rank_meas, axis=0), 0.0)
+    # column means over the rows where both are finite (a drug no row measured gets ρ = NaN below, not a warning)
+    safe_count = np.maximum(count, 1)
+    mean_pred = np.where(mask, rank_pred, 0.0).sum(axis=0) / safe_count
+    mean_meas = np.where(mask, rank_meas, 0.0).sum(axis=0) / safe_count
+    centred_pred = np.where(mask, rank_pred - mean_pred, 0.0)
+    centred_meas = np.where(mask, rank_meas - mean_meas, 0.0)
     covariance = (centred_pred * centred_meas).sum(axis=0)
     norm = np.sqrt((centred_pred**2).sum(axis=0) * (centred_meas**2).sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
