@@ -21,9 +21,10 @@ Documented bounds (asserted below):
   of the Explain page's download), and never another session's sample name;
 * 0 HTTP errors (on an overloaded machine, client timeouts only); p95 of ``/_stcore/health`` etc. below 10 s
   while the 20 sessions compute and below 1 s idle (a load balancer's health-check timeout must be longer than
-  the first figure); upload → predictions p95 below 6 s and Explain below 12 s; each attack refused with a
-  message within 20 s; the flood gets at most two uploads held — every time bound multiplied by the machine's
-  load factor (``load_factor``: 1 on an idle machine);
+  the first figure); upload → predictions p95 below ``MAX_UPLOAD_PREDICT_P95_S``, Explain below
+  ``MAX_EXPLAIN_P95_S``, each attack refused with a message within ``MAX_REFUSAL_S`` (regression guards: the issue's
+  3 s / 6 s / 10 s targets are not met, see below); the flood gets at most two uploads held — every time bound
+  multiplied by the machine's load factor (``load_factor``: 1 on an idle machine);
 * server RSS grows by less than ``MAX_GROWTH_PER_SESSION_MIB`` per simultaneous session (20 sessions vs the 5
   warm-up sessions) and its peak stays below ``MAX_PEAK_MIB`` (not scaled: memory does not depend on load);
 * nothing of any upload (sample names) reaches the server's stdout/stderr log.
@@ -66,11 +67,13 @@ MAX_GROWTH_PER_SESSION_MIB = (
 MAX_PEAK_MIB = 2560.0  # measured 1.79 GiB with 29 sessions, three attacks and a flood; target ≤ 2 GB
 MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # × load factor; measured ~3 s idle-ish
 MAX_HEALTH_P95_IDLE_S = 1.0  # × load factor; measured ~50-800 ms
-# Measured on the merged code with the retrained bundle (2026-12-01, load factor 1.0 before the wave): upload →
-# predictions p95 23.4 s, Explain p95 35.0 s, gzip bomb refused in 23.1 s. Issue 17's targets (3 s / 6 s / 10 s) are
-# NOT met yet; these bounds guard against regressions from there (about 1.7× the measured figures).
-MAX_UPLOAD_PREDICT_P95_S = 40.0  # × load factor
-MAX_EXPLAIN_P95_S = 60.0  # × load factor
+# Measured after the capacity work (per-session memo, one torch thread per request, no full GC after each run,
+# refusals before the parse queue) with the retrained bundle (2026-12-01, load 1.2 before the wave): upload →
+# predictions p95 21.9 s, Explain p95 12.5 s, attacks refused in 19.0-23.7 s, open p95 0.66 s, peak 1,982 MiB.
+# Issue 17's targets (3 s / 6 s / 10 s) are NOT met (one server process: its Python work runs on one core at a
+# time); these bounds guard against regressions from there (about 1.6-2× the measured figures).
+MAX_UPLOAD_PREDICT_P95_S = 35.0  # × load factor
+MAX_EXPLAIN_P95_S = 25.0  # × load factor
 MAX_REFUSAL_S = 40.0  # × load factor: each attack file, from the start of its upload to the page's refusal
 OVERLOADED = 4.0  # load factor above which HTTP client timeouts (30 s) are tolerated, and only timeouts
 
