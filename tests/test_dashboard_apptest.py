@@ -404,6 +404,19 @@ def test_model_page_shows_what_the_bundle_has(neurix: Neurix) -> None:
         assert any("ridge" in s.value.lower() for s in at.subheader)
     if validation.get("external"):
         assert any("External validation" in s.value for s in at.subheader)
+    repeated = validation.get("repeated_cv")
+    if (
+        repeated
+    ):  # the headline figures: repeated CV with its intervals, before the partition it was trained with
+        text = _text(at)
+        assert f"{len(repeated['partition_seeds'])} random partitions" in text
+        interval = repeated["protocol"]["model"]["bootstrap_ci95"]
+        shown = [frame.value for frame in at.dataframe]
+        assert any(
+            (t.get("95% interval") == f"{interval[0]:.3f}–{interval[1]:.3f}").any()
+            for t in shown
+            if "95% interval" in t
+        )
 
 
 # --- Report ------------------------------------------------------------------------------------------------
