@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from neurix_core.cli import main
@@ -71,7 +72,13 @@ def test_figures_of_this_model_and_data_are_attached(tmp_path: Path) -> None:
     assert table.loc["Neurix (hybrid, shipped)", "95% interval"] == "0.360–0.380"
     assert table.loc["per-drug ridge (α per drug by LOO)", "by partition"] == "0.351, 0.352, 0.353"
     assert "3 random partitions of the same 692 evaluation cell lines" in repeated_cv_text(validation)
-    assert "+0.018" in paired_sentence(block["protocol"], "ridge")
+    # four decimals: a margin of +0.0147 must not read as the +0.015 bar
+    assert "+0.0180 mean per-drug ρ (95% interval +0.0160 to +0.0200)" in paired_sentence(
+        block["protocol"], "ridge"
+    )
+    assert pd.isna(
+        table.loc["tissue-only lookup (no expression)", "within-lineage ρ"]
+    )  # no ranking within lineage
     text = _cv_summary(validation)
     assert "Repeated 5-fold" in text and "0.360–0.380" in text and "520 of 697" in text
 

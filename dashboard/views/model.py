@@ -131,7 +131,7 @@ def _protocol(neurix: Neurix) -> None:
     if repeated is not None:
         protocol = validation["repeated_cv"]["protocol"]
         st.markdown(f"**{repeated}**")
-        st.dataframe(methods_frame(protocol))
+        w.show_table(methods_frame(protocol))
         for baseline in ("ridge", "tissue"):
             sentence = paired_sentence(protocol, baseline)
             if sentence:

@@ -31,7 +31,8 @@ def methods_frame(protocol: Mapping | None) -> pd.DataFrame:
             {
                 "median ρ": overall.get("median_rho"),
                 "ρ > 0.2": overall.get("n_rho_gt_0.2"),
-                "within-lineage ρ": block.get("within_lineage_rho"),
+                # one value per lineage and fold: the tissue lookup has no within-lineage ranking to score
+                "within-lineage ρ": None if key == "tissue" else block.get("within_lineage_rho"),
             }
         )
         rows[label] = row
@@ -48,8 +49,8 @@ def paired_sentence(protocol: Mapping | None, baseline: str = "ridge") -> str | 
         return None
     low, high = paired["ci95"]
     text = (
-        f"Neurix − {METHOD_LABELS.get(baseline, baseline)}: {paired['mean_difference']:+.3f} mean per-drug ρ "
-        f"(95% interval {low:+.3f} to {high:+.3f}), higher ρ on {paired['wins']} of {paired['n_drugs']} drugs "
+        f"Neurix − {METHOD_LABELS.get(baseline, baseline)}: {paired['mean_difference']:+.4f} mean per-drug ρ "
+        f"(95% interval {low:+.4f} to {high:+.4f}), higher ρ on {paired['wins']} of {paired['n_drugs']} drugs "
         f"({paired['win_fraction']:.0%}), Wilcoxon signed-rank p = {paired['wilcoxon_p']:.1e}"
     )
     if "within_lineage_difference" in paired:
