@@ -208,7 +208,9 @@ def test_training_directly_on_depmap_rnaseq(small_data_dir: Path, data_dir: Path
     bundle = load_bundle(out)
     assert bundle.training_platform == "rnaseq" and bundle.rnaseq_reference is None
     assert len(bundle.genes) == 150 and bundle.drugs["cv_rho"].notna().any()
-    timing = json.loads((out / "manifest.json").read_text())["training_time"]  # benchmarks/train_time.py reads it
+    timing = json.loads((out / "manifest.json").read_text())[
+        "training_time"
+    ]  # benchmarks/train_time.py reads it
     assert {"data", "cross-validation and baselines", "final model"} <= set(timing["wall_seconds"])
     assert timing["total_wall_seconds"] == pytest.approx(sum(timing["wall_seconds"].values()), abs=0.1)
     rnaseq, _ = read_depmap_expression(data_dir / DEPMAP_SAMPLE)
