@@ -20,7 +20,13 @@ from neurix_core.report.figures import (
     rho_histogram,
     ridge_comparison,
 )
-from neurix_core.report.protocol import methods_frame, paired_sentence, protocol_text, repeated_cv_text
+from neurix_core.report.protocol import (
+    methods_frame,
+    paired_sentence,
+    protocol_text,
+    repeated_cv_text,
+    repeated_protocol,
+)
 from neurix_core.report.text import PLATFORM_CAVEAT, training_data_text
 
 EXTERNAL_TITLES = {
@@ -129,7 +135,7 @@ def _protocol(neurix: Neurix) -> None:
     )
     repeated = repeated_cv_text(validation)
     if repeated is not None:
-        protocol = validation["repeated_cv"]["protocol"]
+        protocol = repeated_protocol(validation)
         st.markdown(f"**{repeated}**")
         w.show_table(methods_frame(protocol))
         for baseline in ("ridge", "tissue"):

@@ -24,7 +24,7 @@ import pandas as pd
 
 from neurix_core import __version__
 from neurix_core.report.case import CaseDetails
-from neurix_core.report.protocol import paired_sentence
+from neurix_core.report.protocol import paired_sentence, repeated_protocol
 from neurix_core.report.svg import diverging_bars
 from neurix_core.report.text import (
     CITATIONS,
@@ -328,23 +328,23 @@ def _cv_summary(validation: Mapping | None, paired: bool = True) -> str:
     overall = summary.get("all")
     if not isinstance(overall, Mapping):
         return "Cross-validation figures are not available in this model bundle."
-    parts = [f"mean per-drug ρ {_number(overall.get('mean_rho'), 3, signed=False)}"]
-    if "n_rho_gt_0.2" in overall:
-        parts.append(f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2")
-    text = "5-fold cell-line cross-validation: " + ", ".join(parts) + "."
-    protocol = (validation or {}).get("protocol")
-    repeated = (validation or {}).get("repeated_cv")
-    if isinstance(repeated, Mapping) and isinstance((repeated.get("protocol") or {}).get("model"), Mapping):
-        protocol = repeated["protocol"]
-        model = protocol["model"]
-        overall = (model.get("summary") or {}).get("all") or {}
-        low, high = model.get("bootstrap_ci95") or (float("nan"), float("nan"))
+    protocol = repeated_protocol(validation)
+    if protocol is not None:  # the headline figures: repeated CV with its interval
+        repeated = validation["repeated_cv"]
+        overall = (protocol["model"].get("summary") or {}).get("all") or {}
+        low, high = protocol["model"].get("bootstrap_ci95") or (float("nan"), float("nan"))
         text = (
             f"Repeated 5-fold cell-line cross-validation ({len(repeated.get('partition_seeds') or [])} "
             f"partitions of {repeated.get('n_cell_lines', '?')} lines): mean per-drug ρ "
             f"{_number(overall.get('mean_rho'), 3, signed=False)} (95% interval {low:.3f}–{high:.3f}), "
             f"{overall.get('n_rho_gt_0.2', '?')} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2."
         )
+    else:
+        protocol = (validation or {}).get("protocol")
+        parts = [f"mean per-drug ρ {_number(overall.get('mean_rho'), 3, signed=False)}"]
+        if "n_rho_gt_0.2" in overall:
+            parts.append(f"{overall['n_rho_gt_0.2']} of {overall.get('n_drugs', '?')} drugs with ρ > 0.2")
+        text = "5-fold cell-line cross-validation: " + ", ".join(parts) + "."
     for baseline in ("ridge", "tissue") if paired else ():
         sentence = paired_sentence(protocol, baseline)
         if sentence:

@@ -76,11 +76,19 @@ def protocol_text(validation: Mapping | None) -> str | None:
     )
 
 
+def repeated_protocol(validation: Mapping | None) -> Mapping | None:
+    """The repeated CV's per-method figures when the model card carries them, else None (the one check every view
+    uses before showing them)."""
+    block = (validation or {}).get("repeated_cv")
+    protocol = block.get("protocol") if isinstance(block, Mapping) else None
+    return protocol if isinstance(protocol, Mapping) and isinstance(protocol.get("model"), Mapping) else None
+
+
 def repeated_cv_text(validation: Mapping | None) -> str | None:
     """One sentence on the repeated CV attached to the model card (None when the bundle has none)."""
-    block = (validation or {}).get("repeated_cv")
-    if not isinstance(block, Mapping) or not isinstance(block.get("protocol"), Mapping):
+    if repeated_protocol(validation) is None:
         return None
+    block = validation["repeated_cv"]
     seeds = block.get("partition_seeds") or []
     return (
         f"Repeated {block.get('n_folds', 5)}-fold cross-validation of this model's settings: {len(seeds)} random "
