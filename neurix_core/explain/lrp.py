@@ -291,13 +291,16 @@ class InteractionLRP:
         if self._resolve(method, index.numel()) == "basis":
             # one pass over the profiles × drugs × genes block: w·(x ∘ β) += ((1 − w)·r) @ basis, in place
             basis, g = self._basis_and_latent(x, rows_per_chunk)
-            output_relevance = g[:, None, :] * (
-                self.drug_latents[index] * (self.network_weight / self.latent_dim)
-            )
+            output_relevance = self._drug_relevance(g, self.drug_latents[index], self.network_weight)
             combined = self.linear_relevance(x, index).mul_(self.linear_weight)
             return combined.baddbmm_(output_relevance, basis)
         network = self.network_relevance(x, index, method, rows_per_chunk)
         return self.network_weight * network + self.linear_weight * self.linear_relevance(x, index)
+
+    def _drug_relevance(self, g: Tensor, f: Tensor, share: float = 1.0) -> Tensor:
+        """profiles × drugs × K relevance entering the latent units: share · f(d) ∘ g(x) / K (LRP-0 through the
+        product, so it sums to the network's prediction times ``share``)."""
+        return g[:, None, :] * (f * (share / self.latent_dim))[None, :, :]
 
     def _resolve(self, method: Method, n_drugs: int) -> Method:
         """``auto``: the K-row basis pays off from K drugs on; below that, one row per drug is cheaper."""
@@ -318,16 +321,15 @@ class InteractionLRP:
         """profiles × drugs × genes LRP relevance of the interaction network alone (unweighted)."""
         x = self._as_input(x)
         f = self.drug_latents[self._as_drug_index(drug_index)]  # D × K
-        n_drugs, K = f.shape
+        n_drugs = f.shape[0]
         method = self._resolve(method, n_drugs)
         if method == "basis":
             basis, g = self._basis_and_latent(x, rows_per_chunk)
-            output_relevance = g[:, None, :] * f[None, :, :] / K  # P × D × K
-            return output_relevance @ basis  # (P × D × K) @ (P × K × G)
+            return self._drug_relevance(g, f) @ basis  # (P × D × K) @ (P × K × G)
         parts = []
         for part in self._chunks(x.shape[0], n_drugs, rows_per_chunk):
             # row d of a profile carries that drug's output relevance f(d) ∘ g(x) / K
-            _, relevance = self._propagate_rows(x[part], n_drugs, lambda g: g[:, None, :] * f[None, :, :] / K)
+            _, relevance = self._propagate_rows(x[part], n_drugs, lambda g: self._drug_relevance(g, f))
             parts.append(relevance)
         return torch.cat(parts) if parts else x.new_zeros(0, n_drugs, self.n_genes)
 
