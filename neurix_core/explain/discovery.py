@@ -134,32 +134,40 @@ def compute_discovery(
     n_genes, n_drugs = len(genes), len(drugs)
     k = max(1, int(round(TOP_SHARE * n_genes)))
     shape = (n_drugs, n_genes)
-    # float32 torch accumulators updated a chunk of lines at a time with in-place, multi-threaded operations;
-    # masks applied by multiplication (no fancy-index copies)
-    sum_r, sum_abs, sum_rx, sum_r2, n_top, n_pos = (torch.zeros(shape) for _ in range(6))
+    # float32 torch accumulators updated one line at a time with in-place, multi-threaded operations into reused
+    # buffers (allocating a fresh chunk-sized tensor per operation cost as much as the arithmetic); masks applied
+    # by multiplication (no fancy-index copies); Σ|r| is the sum of the per-fold sums
+    sum_r, sum_rx, sum_r2, n_top, n_pos = (torch.zeros(shape) for _ in range(5))
     fold_abs = torch.zeros((len(folds), *shape))
     n_fold = np.zeros((len(folds), n_drugs))
+    absolute_buffer = torch.empty((CELLS_PER_CHUNK, *shape))
+    flag_buffer = torch.empty((CELLS_PER_CHUNK, *shape), dtype=torch.bool)
     for f, fold in enumerate(folds):
         for start in range(0, len(fold.scaled), CELLS_PER_CHUNK):
             part = slice(start, start + CELLS_PER_CHUNK)
             relevance = fold.explainer.relevance(fold.scaled[part]).detach().float()  # P × D × G
             observed = torch.as_tensor(fold.observed[part])  # P × D
             expression = torch.as_tensor(fold.expression[part], dtype=torch.float32)  # P × G
+            lines = len(observed)
             masked = relevance.mul_(observed[:, :, None].float())
-            absolute = masked.abs()
-            threshold = torch.topk(absolute, k, dim=2).values[
-                :, :, -1:
-            ]  # each row's k-th largest |relevance|
-            sum_r += masked.sum(0)
-            sum_abs += absolute.sum(0)
-            sum_r2 += (masked * masked).sum(0)
-            n_top += ((absolute >= threshold) & observed[:, :, None]).sum(0)
-            n_pos += (masked > 0).sum(0)
-            fold_abs[f] += absolute.sum(0)
-            sum_rx += masked.mul_(expression[:, None, :]).sum(0)
+            absolute = torch.abs(masked, out=absolute_buffer[:lines])
+            # each row's k-th largest |relevance|; an untested pair's row never counts as a driver
+            threshold = torch.topk(absolute, k, dim=2).values[:, :, -1:]
+            threshold.masked_fill_(~observed[:, :, None], float("inf"))
+            is_top = torch.ge(absolute, threshold, out=flag_buffer[:lines])
+            for line in range(lines):
+                n_top.add_(is_top[line])
+            is_positive = torch.gt(masked, 0, out=flag_buffer[:lines])
+            for line in range(lines):
+                n_pos.add_(is_positive[line])
+                sum_r.add_(masked[line])
+                sum_r2.addcmul_(masked[line], masked[line])
+                sum_rx.addcmul_(masked[line], expression[line][None, :])
+                fold_abs[f].add_(absolute[line])
         n_fold[f] = fold.observed.sum(axis=0)
         if log is not None:
             log(f"discovery: fold {f + 1}/{len(folds)} explained ({len(fold.scaled)} held-out lines)")
+    sum_abs = fold_abs.sum(0)
     expression = np.vstack([fold.expression for fold in folds]).astype(np.float64)
     observed = np.vstack([fold.observed for fold in folds]).astype(np.float64)
     n = observed.sum(axis=0)  # lines per drug
