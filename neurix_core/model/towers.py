@@ -137,6 +137,9 @@ class TrainingConfig:
     weight_decay: float = 0.1
     seed: int = 0
     linear_weight: float = 0.5  # share of the per-drug ridge part in the hybrid (0 = network only)
+    # hybrid trained jointly: the network learns what the ridge part's leave-one-out predictions leave unexplained
+    # (loss on (1 − w)·network + w·ridge_LOO), instead of the full response beside it
+    joint_hybrid: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

@@ -133,6 +133,15 @@ def fit(
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(training.epochs, 1))
     n_cells = x_all.shape[0]
+    linear, offset_all = None, None
+    if training.linear_weight > 0:
+        linear, loo = fit_linear_component(x_all.cpu().numpy(), y_scaled)
+        if training.joint_hybrid:
+            # out-of-sample ridge predictions on the training lines (the in-sample fit is near perfect): what the
+            # ridge part will contribute for a new tumour; untested pairs carry no loss, unfitted drugs its constant
+            ridge = np.where(np.isfinite(loo), loo, linear.predict(x_all.cpu().numpy()))
+            offset_all = torch.from_numpy((training.linear_weight * ridge).astype(np.float32)).to(device)
+    network_share = 1.0 - training.linear_weight if offset_all is not None else 1.0
     history: list[float] = []
     for epoch in range(training.epochs):
         model.train()
@@ -145,6 +154,8 @@ def fit(
             if n_observed == 0:
                 continue
             prediction = model(x_all[batch])
+            if offset_all is not None:
+                prediction = network_share * prediction + offset_all[batch]
             loss = ((prediction - y_all[batch]) ** 2)[observed].mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -157,7 +168,6 @@ def fit(
             progress(epoch + 1, training.epochs, history[-1])
     model.cpu().eval()
     fitted = FittedModel(model, gene_scaler, target_scaler, training, history)
-    if training.linear_weight > 0:
-        fitted.linear, _ = fit_linear_component(x_all.cpu().numpy(), y_scaled)
-        fitted.linear_weight = float(training.linear_weight)
+    if linear is not None:
+        fitted.linear, fitted.linear_weight = linear, float(training.linear_weight)
     return fitted

@@ -18,7 +18,14 @@ from neurix_core.errors import NeurixError
 from neurix_core.model.towers import TrainingConfig
 
 # the settings that change what a fold model predicts (the seed only picks a network initialisation)
-COMPARED_SETTINGS = ("epochs", "batch_cell_lines", "learning_rate", "weight_decay", "linear_weight")
+COMPARED_SETTINGS = (
+    "epochs",
+    "batch_cell_lines",
+    "learning_rate",
+    "weight_decay",
+    "linear_weight",
+    "joint_hybrid",
+)
 METHODS = ("model", "network", "ridge", "tissue")
 
 
@@ -50,10 +57,11 @@ def read_repeated_cv(path: str | Path, training: TrainingConfig) -> dict:
             f"{Path(path).name} does not record its training settings; rerun benchmarks/cross_validation.py"
         )
     settings = training.to_dict()
+    defaults = TrainingConfig().to_dict()  # a setting added later: files written before ran with its default
     differing = [
-        f"{key} {ran.get(key)} ≠ {settings[key]}"
+        f"{key} {ran.get(key, defaults[key])} ≠ {settings[key]}"
         for key in COMPARED_SETTINGS
-        if ran.get(key) != settings[key]
+        if ran.get(key, defaults[key]) != settings[key]
     ]
     if differing:
         raise RepeatedCVMismatchError(
