@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -173,6 +175,40 @@ def test_drug_identity_latent_is_an_offset_on_the_fingerprint_mlp_that_training_
     with torch.no_grad():
         shared = tower.net(torch.cat([tower.fingerprints[drugs], tower.identity(drugs)], dim=1))
         assert torch.allclose(fitted.model.drug_latent(), shared + tower.identity_latent(drugs))
+
+
+def test_sparse_fingerprint_layer_is_the_dense_layer_in_value_and_gradient() -> None:
+    """The drug tower's first layer runs as a sparse product for all drugs: the same function and gradients as
+    one dense Linear over [fingerprint; identity], for all drugs, a subset, after loading and after a copy."""
+    torch.manual_seed(0)
+    config = ModelConfig(n_genes=30, n_drugs=9, fingerprint_bits=64, drug_hidden=(16,), latent_dim=8)
+    fingerprints = (torch.rand(9, 64) < 0.1).float()
+    model = InteractionModel(config, fingerprints).eval()
+    tower = model.drug_tower
+    with torch.no_grad():
+        tower.identity_latent.weight.normal_()
+
+    def dense(drugs: torch.Tensor) -> torch.Tensor:
+        features = torch.cat([tower.fingerprints[drugs], tower.identity(drugs)], dim=1)
+        return tower.net(features) + tower.identity_latent(drugs)
+
+    every = torch.arange(9)
+    gradients = []
+    for forward in (lambda: dense(every), lambda: tower(None)):
+        model.zero_grad()
+        forward().square().sum().backward()
+        gradients.append([p.grad.clone() for p in tower.parameters()])
+    for a, b in zip(*gradients, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    subset = torch.tensor([4, 1, 1, 8])
+    with torch.no_grad():
+        assert torch.allclose(tower(None), dense(every), atol=1e-6)
+        assert torch.allclose(tower(subset), dense(subset), atol=1e-6)
+        reloaded = InteractionModel(config).eval()
+        reloaded.drug_latent()  # builds its cache from the zero fingerprints first
+        reloaded.load_state_dict(model.state_dict())
+        assert torch.allclose(reloaded.drug_latent(), tower(None), atol=1e-6)
+        assert torch.allclose(copy.deepcopy(model).drug_latent(), tower(None), atol=1e-6)
 
 
 def test_configs_written_before_the_identity_latent_existed_rebuild_without_it() -> None:
