@@ -362,7 +362,7 @@ def _drug_partials(
     of first appearance, as a groupby of the rows would.
     """
     key = drug_column(predictions.columns)
-    row_codes = _first_appearance(pd.factorize(drugs[key])[0][predictions.drug_row])
+    row_codes = _first_appearance(pd.factorize(drugs[key], use_na_sentinel=False)[0][predictions.drug_row])
     drug_codes, first_rows = row_codes
     n_drugs = len(first_rows)
     z = np.asarray(predictions.values["z_log_auc"], dtype=np.float64)
@@ -378,8 +378,7 @@ def _drug_partials(
     cell = group_codes * n_drugs + drug_codes
     size = len(group_names) * n_drugs
     n = np.bincount(cell, minlength=size)
-    order = np.lexsort((z, cell))  # by cell, then z: the first row of each cell is its minimum
-    first = order[np.r_[0, np.flatnonzero(np.diff(cell[order])) + 1]]
+    first = _first_minimum(cell, z, size)
     present = np.flatnonzero(n)
     keys = drugs[key].to_numpy(dtype=object)[predictions.drug_row[first_rows]]
     names = {
@@ -401,30 +400,50 @@ def _drug_partials(
             ),
             "drug_name": names["drug_name"][present % n_drugs],
             "drug_class": names["drug_class"][present % n_drugs],
-            "min_z": z[first],
-            "min_sample": np.asarray(predictions.samples, dtype=object)[sample_index[first]],
+            "min_z": z[first[present]],
+            "min_sample": np.asarray(predictions.samples, dtype=object)[sample_index[first[present]]],
             "key": key,
         }
     )
 
 
+def _first_minimum(cell: np.ndarray, z: np.ndarray, size: int) -> np.ndarray:
+    """Per cell, the first row holding its smallest z (NaN only: its first row); -1 for an empty cell.
+
+    The stable sort by (cell, z) it replaces took most of the partials' time; two unbuffered ufunc passes do not.
+    """
+    rows = np.arange(len(cell))
+    smallest = np.full(size, np.inf)
+    np.fmin.at(smallest, cell, z)  # fmin: NaN never wins
+    first = np.full(size, len(cell))
+    at_minimum = z == smallest[cell]
+    np.minimum.at(first, cell[at_minimum], rows[at_minimum])
+    unset = np.full(size, len(cell))  # cells whose z are all NaN (or +inf): their first row, as the sort gave
+    np.minimum.at(unset, cell, rows)
+    first = np.where(first == len(cell), unset, first)
+    return np.where(first == len(cell), -1, first)
+
+
 def _first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Renumber codes in order of first appearance; also the row where each new code first appears."""
-    uniques, first = np.unique(codes, return_index=True)
-    order = np.argsort(first)
-    renumber = np.empty(len(uniques), dtype=np.int64)
-    renumber[order] = np.arange(len(uniques))
-    return renumber[np.searchsorted(uniques, codes)], first[order]
+    """Renumber small non-negative codes in order of first appearance; also each new code's first row."""
+    first = np.full(int(codes.max()) + 1 if len(codes) else 0, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    seen = np.flatnonzero(first < len(codes))
+    by_appearance = seen[np.argsort(first[seen], kind="stable")]
+    renumber = np.full(len(first), -1, dtype=np.int64)
+    renumber[by_appearance] = np.arange(len(by_appearance))
+    return renumber[codes], first[by_appearance]
 
 
 def _first_present(codes: np.ndarray, n_codes: int, by_drug_row, drug_row: np.ndarray) -> np.ndarray:
     """Per code, the value (a per-drug-row annotation) of its first row where it is not missing (groupby.first)."""
     values = np.asarray(by_drug_row, dtype=object)
-    row_values = values[drug_row]
-    known = ~pd.isna(row_values)
+    known_rows = ~pd.isna(values)[drug_row]
+    first = np.full(n_codes, len(codes))
+    np.minimum.at(first, codes[known_rows], np.flatnonzero(known_rows))
     out = np.full(n_codes, None, dtype=object)
-    uniques, first = np.unique(codes[known], return_index=True)
-    out[uniques] = row_values[known][first]
+    found = first < len(codes)
+    out[found] = values[drug_row[first[found]]]
     return out
 
 
