@@ -185,14 +185,9 @@ def consensus(z: np.ndarray, drugs: pd.DataFrame) -> Consensus:
         z_min[:, columns] = np.min(np.where(present, zs, np.inf), axis=2)
         z_max[:, columns] = np.max(np.where(present, zs, -np.inf), axis=2)
         order = np.argsort(np.where(present, zs, np.inf), axis=2)
-        text = np.full(pick.shape, "", dtype=object)
-        for p in range(width):
-            j = order[:, :, p]
-            value = np.take_along_axis(zs, j[..., None], axis=2)[..., 0]
-            part = labels[entry[compound, j]] + " " + _signed_2dp(value)
-            part = np.where(np.isnan(value), "", part)
-            text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
-        entries[:, columns] = text
+        entries[:, columns] = _entries_text(
+            zs, entry[compound[..., None], order], order, present, real, labels
+        )
     return Consensus(
         chosen=chosen,
         n_entries=n_entries,
@@ -204,6 +199,42 @@ def consensus(z: np.ndarray, drugs: pd.DataFrame) -> Consensus:
             dtype=object
         ),
     )
+
+
+def _entries_text(
+    zs: np.ndarray,
+    sorted_entry: np.ndarray,
+    order: np.ndarray,
+    present: np.ndarray,
+    real: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """samples × multi-entry compounds: "GDSC1 #179 -3.26; GDSC2 #1073 -3.16", entries by increasing z.
+
+    When every entry has a prediction (always, from the model's matrix), compounds with the same number of entries
+    are joined in one pass of string additions (label+" ", then "; "+label+" "); otherwise entry by entry, leaving
+    out the missing ones.
+    """
+    values = np.take_along_axis(zs, order, axis=2)  # samples × compounds × entries, by increasing z, NaN last
+    sizes = real.sum(axis=1)  # entries per compound
+    if bool((present.sum(axis=2) == sizes[None, :]).all()):
+        text = np.empty(values.shape[:2], dtype=object)
+        first = labels.astype(object) + " "
+        later = "; " + first
+        for size in np.unique(sizes):
+            columns = np.flatnonzero(sizes == size)
+            joined = first[sorted_entry[:, columns, 0]] + _signed_2dp(values[:, columns, 0])
+            for p in range(1, int(size)):
+                joined = joined + later[sorted_entry[:, columns, p]] + _signed_2dp(values[:, columns, p])
+            text[:, columns] = joined
+        return text
+    text = np.full(values.shape[:2], "", dtype=object)
+    for p in range(values.shape[2]):
+        value = values[:, :, p]
+        part = labels[sorted_entry[:, :, p]] + " " + _signed_2dp(value)
+        part = np.where(np.isnan(value), "", part)
+        text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
+    return text
 
 
 _SIGNED = np.array([f"{k / 100:+.2f}" for k in range(-2000, 2001)], dtype=object)
