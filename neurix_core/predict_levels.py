@@ -254,13 +254,13 @@ def _signed_2dp(values: np.ndarray) -> np.ndarray:
     rounded = np.rint(safe)
     exact = finite & (np.abs(safe) <= 2000) & (np.abs(np.abs(safe - rounded) - 0.5) > 1e-6)
     out = _SIGNED[(rounded + 2000).astype(np.int64).clip(0, 4000)]
-    out[~finite] = ""
-    slow = ~exact & finite
+    missing = np.isnan(values)
+    out[missing] = ""
+    slow = ~exact & ~missing
     if slow.any():
-        out = out.copy()
         out[slow] = np.char.mod("%+.2f", values[slow]).astype(object)
-    # "-0.00": printf keeps the sign of a negative value that rounds to zero; the table's 0 entry reads "+0.00"
-    negative_zero = exact & (rounded == 0) & (values < 0)
+    # printf keeps the sign of a negative value (or -0.0) that rounds to zero; the table's 0 entry reads "+0.00"
+    negative_zero = exact & (rounded == 0) & np.signbit(values)
     if negative_zero.any():
         out[negative_zero] = "-0.00"
     return out
