@@ -68,8 +68,11 @@ class ModelInput:
 
 def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     """samples × model genes (NaN where the profile lacks a gene), matching gene symbols case-insensitively."""
-    upper = {str(g).upper(): g for g in expression.columns}
-    for g in expression.columns:  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match
+    labels = (
+        expression.columns.tolist()
+    )  # one bulk conversion: iterating an Arrow-backed Index boxes each label
+    upper = {str(g).upper(): g for g in labels}
+    for g in labels:  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match
         upper.setdefault(str(g).upper().replace(".", "-"), g)
     columns = [upper.get(g.upper()) for g in genes]
     values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
