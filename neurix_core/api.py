@@ -35,10 +35,10 @@ from neurix_core.explain.stability import (
 )
 from neurix_core.io.profile import ParsedProfile, ProfileLimits, parse_profile
 from neurix_core.model.bundle import ModelBundle, load_bundle
-from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, prediction_table, prepare_input
+from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, prepare_input
+from neurix_core.predict_block import PredictionBlock, predict_block
 from neurix_core.predict_levels import (
     LEVELS,
-    add_drug_columns,
     compound_list,
     compound_table,
     representative_entries,
@@ -126,11 +126,16 @@ class Neurix:
         Columns ``platform``, ``scaling``, ``scaling_benchmark_rho`` and ``platform_flag`` say how the profile was
         put on the training scale (see ``prepare``).
         """
+        return self.predict_block(profile, level, scaling, platform).to_frame(self.bundle.drugs)
+
+    def predict_block(
+        self, profile: ProfileLike, level: str = "compound", scaling: str = "auto", platform: str = "auto"
+    ) -> PredictionBlock:
+        """``predict``'s rows as index arrays (``neurix_core/predict_block.py``): ``to_frame`` gives ``predict``'s
+        table, ``to_arrow`` the same columns for Parquet (how cohorts write them without a long DataFrame)."""
         if level not in LEVELS:
             raise NeurixError(f"unknown level {level!r}: use {' or '.join(LEVELS)}")
-        model_input = self.prepare(profile, scaling, platform)
-        table = add_drug_columns(prediction_table(self.bundle, model_input), self.bundle.drugs)
-        return self.to_compounds(table) if level == "compound" else table
+        return predict_block(self.bundle, self.prepare(profile, scaling, platform), level)
 
     def to_compounds(self, screen_predictions: pd.DataFrame) -> pd.DataFrame:
         """Compound-level rows from screen-level predictions (so callers needing both predict only once)."""

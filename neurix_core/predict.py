@@ -68,8 +68,11 @@ class ModelInput:
 
 def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     """samples × model genes (NaN where the profile lacks a gene), matching gene symbols case-insensitively."""
-    upper = {str(g).upper(): g for g in expression.columns}
-    for g in expression.columns:  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match
+    labels = (
+        expression.columns.tolist()
+    )  # one bulk conversion: iterating an Arrow-backed Index boxes each label
+    upper = {str(g).upper(): g for g in labels}
+    for g in labels:  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match
         upper.setdefault(str(g).upper().replace(".", "-"), g)
     columns = [upper.get(g.upper()) for g in genes]
     values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
@@ -157,71 +160,9 @@ def drug_latent(bundle: ModelBundle) -> torch.Tensor:
 def prediction_table(bundle: ModelBundle, model_input: ModelInput) -> pd.DataFrame:
     """One row per (sample, drug), ranked within each sample from most to least sensitive (lowest z first).
 
-    Built with one argsort per sample and Arrow ``take``s of the drug table (no per-row Python objects), so a
-    1,000-sample cohort partition costs a fraction of a second beyond the matrix product.
+    Built by ``predict_block`` (index arrays into the drug table, no per-row Python objects), the same code that
+    writes a cohort's Parquet.
     """
-    predictions = predict_matrix(bundle, model_input)
-    drugs = bundle.drugs
-    n_samples, n_drugs = predictions.shape
-    order = np.argsort(predictions, axis=1, kind="stable")  # ties keep drug order, as rank(method="first")
-    drug_rows = order.reshape(-1)
-    samples = pd.array([str(s) for s in model_input.samples], dtype="str")
-    table = pd.DataFrame(
-        {
-            "sample": samples.take(np.repeat(np.arange(n_samples), n_drugs)),
-            "z_log_auc": np.take_along_axis(predictions, order, axis=1).reshape(-1).astype(np.float64),
-        }
-    )
-    for column in (
-        "screen",
-        "drug_id",
-        "drug_name",
-        "drug_class",
-        "targets",
-        "pathway",
-        "moa",
-        "drug_key",
-        "cv_rho",
-    ):
-        table[column] = drugs[column].array.take(drug_rows)
-    choice = model_input.scaling
-    table["platform"] = choice.platform if choice else "unknown"
-    table["scaling"] = choice.mode if choice else "sample"
-    table["scaling_benchmark_rho"] = choice.benchmark_rho if choice else np.nan
-    table["platform_flag"] = bool(choice and choice.flag)
-    table["rank"] = np.tile(np.arange(1, n_drugs + 1), n_samples)
-    # trust columns come sample-major in drug order: reorder them like the ranked rows
-    flat_order = (np.arange(n_samples)[:, None] * n_drugs + order).reshape(-1)
-    for column, values in trust_columns(bundle, predictions, model_input.scaled, model_input.zscored).items():
-        table[column] = values[flat_order]
-    return table[PREDICTION_COLUMNS]
+    from neurix_core.predict_block import predict_block  # it builds on this module
 
-
-def trust_columns(
-    bundle: ModelBundle, predictions: np.ndarray, scaled: np.ndarray, zscored: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Flattened (sample-major, drug order) trust columns; NaN / missing in_domain when the bundle lacks them.
-
-    in_domain is a nullable boolean so a bundle without the domain check says "unknown", never "in domain".
-    """
-    n_samples, n_drugs = predictions.shape
-    trust = bundle.trust
-    if trust is None:
-        missing = np.full(n_samples * n_drugs, np.nan)
-        return {
-            "percentile": missing,
-            "interval_low": missing,
-            "interval_high": missing,
-            "in_domain": pd.array([pd.NA] * (n_samples * n_drugs), dtype="boolean"),
-            "domain_distance": missing,
-            "hit_rate": missing,
-        }
-    assessed = trust.assess(predictions, scaled, zscored)
-    return {
-        "percentile": assessed["percentile"].reshape(-1),
-        "interval_low": assessed["interval_low"].reshape(-1),
-        "interval_high": assessed["interval_high"].reshape(-1),
-        "in_domain": pd.array(np.repeat(assessed["in_domain"], n_drugs), dtype="boolean"),
-        "domain_distance": np.repeat(assessed["domain_distance"], n_drugs),
-        "hit_rate": np.tile(trust.drugs["hit_rate"].to_numpy(dtype=float), n_samples),
-    }
+    return predict_block(bundle, model_input, "screen").to_frame(bundle.drugs)[PREDICTION_COLUMNS]

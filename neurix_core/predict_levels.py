@@ -103,6 +103,7 @@ class _DrugLayout:
     labels: np.ndarray  # "GDSC2 #1003" per entry
     groups: list[np.ndarray]  # entry positions per compound, in order of first appearance
     names: pd.Series  # compound_id → compound_name
+    first: np.ndarray  # per compound: drug-table position of its first entry
 
 
 _LAYOUTS: dict[int, tuple[int, _DrugLayout]] = {}  # id(drug table) → (content hash, layout); bundle data only
@@ -116,13 +117,15 @@ def _drug_layout(drugs: pd.DataFrame) -> _DrugLayout:
     if cached is not None and cached[0] == digest:
         return cached[1]
     weight, tie = _preference(drugs)
+    groups = list(drugs.groupby("compound_id", sort=False).indices.values())
     layout = _DrugLayout(
         keys=pd.Index(drugs["drug_key"].astype(str)),
         weight=weight,
         tie=tie,
         labels=(drugs["screen"].astype(str) + " #" + drugs["drug_id"].astype(str)).to_numpy().astype(object),
-        groups=list(drugs.groupby("compound_id", sort=False).indices.values()),
+        groups=groups,
         names=drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"],
+        first=np.array([members[0] for members in groups], dtype=np.int64),
     )
     if len(_LAYOUTS) >= 8:
         _LAYOUTS.clear()
@@ -130,31 +133,32 @@ def _drug_layout(drugs: pd.DataFrame) -> _DrugLayout:
     return layout
 
 
-def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (sample, compound) by the consensus rule of the module docstring, ranked within sample.
+@dataclass(frozen=True)
+class Consensus:
+    """The consensus rule applied to a samples × drugs matrix of z: per (sample, compound), in compound order."""
 
-    Works on the samples × drugs matrix: all multi-entry compounds (~140) in one vectorised step, then one
-    ordering per sample and a single row take of the screen table (a cohort partition has ~10⁶ rows, so every pass
-    over them counts).
+    chosen: (
+        np.ndarray
+    )  # samples × compounds: drug-table position of the chosen entry (the first if none has z)
+    n_entries: np.ndarray  # samples × compounds: entries with a prediction
+    z_min: np.ndarray
+    z_max: np.ndarray
+    entries: np.ndarray  # samples × compounds, object: "GDSC1 #179 -3.26; GDSC2 #1073 -3.16"
+    compound_ids: np.ndarray  # compounds, in group order
+    compound_names: np.ndarray  # compounds: display name (NaN where the drug table has none)
+
+
+def consensus(z: np.ndarray, drugs: pd.DataFrame) -> Consensus:
+    """The rule of the module docstring on ``z`` (samples × drug-table rows, NaN = no prediction).
+
+    All multi-entry compounds (~140) in one vectorised step; the "entries" text is built only for them (the others
+    have one entry and show its label).
     """
-    table = screen_table if "compound_id" in screen_table else add_drug_columns(screen_table, drugs)
-    table = table.reset_index(drop=True)
     layout = _drug_layout(drugs)
-    sample_codes, uniques = pd.factorize(table["sample"].astype(str))
-    samples = [str(v) for v in uniques]
-    drug_codes = layout.keys.get_indexer(table["drug_key"])
-    known = drug_codes >= 0
-    rows = np.full((len(samples), len(layout.keys)), np.nan)  # samples × drugs: row number in ``table``
-    rows[sample_codes[known], drug_codes[known]] = np.flatnonzero(known)
-    z = np.where(
-        np.isnan(rows),
-        np.nan,
-        table["z_log_auc"].to_numpy(dtype=float)[np.nan_to_num(rows, nan=0).astype(int)],
-    )
     weight, tie, labels, groups = layout.weight, layout.tie, layout.labels, layout.groups
-    n_samples = len(samples)
-    first = np.array([members[0] for members in groups])
-    chosen = rows[:, first].copy()  # samples × compounds: row numbers in ``table``, NaN = no prediction
+    n_samples = z.shape[0]
+    first = layout.first
+    chosen = np.tile(first, (n_samples, 1))
     n_entries = (~np.isnan(z[:, first])).astype(int)
     z_min, z_max = z[:, first].copy(), z[:, first].copy()
     entries = np.tile(labels[first], (n_samples, 1))
@@ -176,35 +180,125 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
         score = np.round(cost, 9) * 1e12 - w[None] * 1e7 - tie[entry][None] * 1e-3
         pick = np.argmin(np.where(present, score, np.inf), axis=2)  # samples × compounds
         compound = np.arange(len(multi))[None, :]
-        chosen[:, columns] = rows[np.arange(n_samples)[:, None], entry[compound, pick]]
+        chosen[:, columns] = entry[compound, pick]
         n_entries[:, columns] = present.sum(axis=2)
         z_min[:, columns] = np.min(np.where(present, zs, np.inf), axis=2)
         z_max[:, columns] = np.max(np.where(present, zs, -np.inf), axis=2)
         order = np.argsort(np.where(present, zs, np.inf), axis=2)
-        text = np.full(pick.shape, "", dtype=object)
-        for p in range(width):
-            j = order[:, :, p]
-            value = np.take_along_axis(zs, j[..., None], axis=2)[..., 0]
-            part = labels[entry[compound, j]] + " " + np.char.mod("%+.2f", value).astype(object)
-            part = np.where(np.isnan(value), "", part)
-            text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
-        entries[:, columns] = text
-    valid = ~np.isnan(chosen)
-    picked = np.where(
-        valid, table["z_log_auc"].to_numpy(dtype=float)[np.nan_to_num(chosen).astype(int)], np.nan
+        entries[:, columns] = _entries_text(
+            zs, entry[compound[..., None], order], order, present, real, labels
+        )
+    return Consensus(
+        chosen=chosen,
+        n_entries=n_entries,
+        z_min=z_min,
+        z_max=z_max,
+        entries=entries,
+        compound_ids=drugs["compound_id"].to_numpy()[first],
+        compound_names=layout.names.reindex(pd.Index(drugs["compound_id"].to_numpy()[first])).to_numpy(
+            dtype=object
+        ),
     )
+
+
+def _entries_text(
+    zs: np.ndarray,
+    sorted_entry: np.ndarray,
+    order: np.ndarray,
+    present: np.ndarray,
+    real: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """samples × multi-entry compounds: "GDSC1 #179 -3.26; GDSC2 #1073 -3.16", entries by increasing z.
+
+    When every entry has a prediction (always, from the model's matrix), compounds with the same number of entries
+    are joined in one pass of string additions (label+" ", then "; "+label+" "); otherwise entry by entry, leaving
+    out the missing ones.
+    """
+    values = np.take_along_axis(zs, order, axis=2)  # samples × compounds × entries, by increasing z, NaN last
+    sizes = real.sum(axis=1)  # entries per compound
+    if bool((present.sum(axis=2) == sizes[None, :]).all()):
+        text = np.empty(values.shape[:2], dtype=object)
+        first = labels.astype(object) + " "
+        later = "; " + first
+        for size in np.unique(sizes):
+            columns = np.flatnonzero(sizes == size)
+            joined = first[sorted_entry[:, columns, 0]] + _signed_2dp(values[:, columns, 0])
+            for p in range(1, int(size)):
+                joined = joined + later[sorted_entry[:, columns, p]] + _signed_2dp(values[:, columns, p])
+            text[:, columns] = joined
+        return text
+    text = np.full(values.shape[:2], "", dtype=object)
+    for p in range(values.shape[2]):
+        value = values[:, :, p]
+        part = labels[sorted_entry[:, :, p]] + " " + _signed_2dp(value)
+        part = np.where(np.isnan(value), "", part)
+        text = np.where((text != "") & (part != ""), text + "; " + part, text + part)
+    return text
+
+
+_SIGNED = np.array([f"{k / 100:+.2f}" for k in range(-2000, 2001)], dtype=object)
+
+
+def _signed_2dp(values: np.ndarray) -> np.ndarray:
+    """``"%+.2f" % v`` for every value (object array), by table look-up.
+
+    Why: printf-formatting ~10⁵ floats per cohort partition was the slowest step of compound-level predictions.
+    Values within ±20 that are not within 1e-6 of a rounding boundary take the pre-formatted string of
+    round(100·v) (the same digits printf gives); the rest (boundaries, far out) are formatted by printf, and NaN
+    (a padded entry, never shown) gives "".
+    """
+    scaled = values * 100.0
+    finite = np.isfinite(scaled)
+    safe = np.where(finite, scaled, 0.0)
+    rounded = np.rint(safe)
+    exact = finite & (np.abs(safe) <= 2000) & (np.abs(np.abs(safe - rounded) - 0.5) > 1e-6)
+    out = _SIGNED[(rounded + 2000).astype(np.int64).clip(0, 4000)]
+    missing = np.isnan(values)
+    out[missing] = ""
+    slow = ~exact & ~missing
+    if slow.any():
+        out[slow] = np.char.mod("%+.2f", values[slow]).astype(object)
+    # printf keeps the sign of a negative value (or -0.0) that rounds to zero; the table's 0 entry reads "+0.00"
+    negative_zero = exact & (rounded == 0) & np.signbit(values)
+    if negative_zero.any():
+        out[negative_zero] = "-0.00"
+    return out
+
+
+def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (sample, compound) by the consensus rule of the module docstring, ranked within sample.
+
+    Scatters the screen rows into a samples × drugs matrix (so their order within a sample does not matter),
+    applies ``consensus`` and takes the chosen rows. ``predict_block`` does the same straight from the model's
+    matrix (no screen table) for ``Neurix.predict`` and cohorts.
+    """
+    table = screen_table if "compound_id" in screen_table else add_drug_columns(screen_table, drugs)
+    table = table.reset_index(drop=True)
+    layout = _drug_layout(drugs)
+    sample_codes, uniques = pd.factorize(table["sample"].astype(str))
+    samples = [str(v) for v in uniques]
+    drug_codes = layout.keys.get_indexer(table["drug_key"])
+    known = drug_codes >= 0
+    rows = np.full((len(samples), len(layout.keys)), -1)  # samples × drugs: row number in ``table``
+    rows[sample_codes[known], drug_codes[known]] = np.flatnonzero(known)
+    z = np.where(rows < 0, np.nan, table["z_log_auc"].to_numpy(dtype=float)[np.maximum(rows, 0)])
+    agreed = consensus(z, drugs)
+    n_samples = len(samples)
+    chosen = rows[np.arange(n_samples)[:, None], agreed.chosen]
+    valid = chosen >= 0
+    picked = np.where(valid, z[np.arange(n_samples)[:, None], agreed.chosen], np.nan)
     # within each sample (in order of appearance): lowest z first, ties in compound order, NaN last
     order = np.argsort(picked, axis=1, kind="stable")
     keep = np.take_along_axis(valid, order, axis=1)
     sample_of = np.repeat(np.arange(n_samples), order.shape[1]).reshape(order.shape)[keep]
     compound_of = order[keep]
-    out = table.take(chosen[sample_of, compound_of].astype(int))
-    out["n_entries"] = n_entries[sample_of, compound_of]
-    out["z_min"] = z_min[sample_of, compound_of]
-    out["z_max"] = z_max[sample_of, compound_of]
-    out["entries"] = entries[sample_of, compound_of]
-    compound_ids = pd.Index(drugs["compound_id"].to_numpy()[first])  # one per group, in group order
-    group_names = layout.names.reindex(compound_ids).to_numpy(dtype=object)[compound_of]
+    out = table.take(chosen[sample_of, compound_of])
+    out["n_entries"] = agreed.n_entries[sample_of, compound_of]
+    out["z_min"] = agreed.z_min[sample_of, compound_of]
+    out["z_max"] = agreed.z_max[sample_of, compound_of]
+    out["entries"] = agreed.entries[sample_of, compound_of]
+    group_names = agreed.compound_names[compound_of]
     missing = pd.isna(group_names)
     if missing.any():
         group_names[missing] = out["drug_name"].to_numpy(dtype=object)[missing]

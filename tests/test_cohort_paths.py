@@ -62,3 +62,54 @@ def test_scale_evidence_same_with_and_without_missing_rows() -> None:
     counts = np.round(rng.gamma(2, 40, (5, 5000)))
     counts[4, -1] += 0.5  # one fraction after the first block
     assert scale_evidence(counts[:4]).whole_numbers and not scale_evidence(counts).whole_numbers
+
+
+def test_block_from_the_matrix_equals_the_table_path(screen: pd.DataFrame, neurix: Neurix) -> None:
+    """``predict`` (consensus on the model's matrix) gives exactly ``compound_table`` of the screen rows."""
+    examples = neurix.example_profiles().iloc[:3]
+    pd.testing.assert_frame_equal(neurix.predict(examples), compound_table(screen, neurix.bundle.drugs))
+
+
+@pytest.mark.parametrize("level", ["compound", "screen"])
+def test_block_parquet_reads_back_as_predict(neurix: Neurix, tmp_path, level: str) -> None:
+    """The cohort's Parquet (dictionary-encoded Arrow, no stored Arrow schema) reads back as ``predict``'s frame:
+    same values, columns and dtypes (str, nullable boolean), not categoricals."""
+    from neurix_core.predict_block import write_parquet
+
+    examples = neurix.example_profiles().iloc[:3]
+    block = neurix.predict_block(examples, level=level)
+    write_parquet(block.to_arrow(neurix.bundle.drugs), tmp_path / "p.parquet")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "p.parquet"), neurix.predict(examples, level=level)
+    )
+
+
+def test_signed_two_decimals_match_printf() -> None:
+    from neurix_core.predict_levels import _signed_2dp
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [
+            rng.normal(0, 3, 2000),
+            [
+                0.005,
+                -0.005,
+                0.015,
+                1.125,
+                -1.125,
+                2.675,
+                -0.001,
+                -0.0,
+                0.0,
+                19.995,
+                -20.004,
+                25.3,
+                -1e6,
+                np.inf,
+            ],
+            np.arange(-300, 300) / 100 + 0.005,  # every rounding boundary in ±3
+        ]
+    )
+    expected = np.array([f"{v:+.2f}" for v in values], dtype=object)  # printf semantics, as np.char.mod
+    assert (_signed_2dp(values) == expected).all()
+    assert _signed_2dp(np.array([np.nan]))[0] == ""  # a padded entry: never shown

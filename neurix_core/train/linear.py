@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 RIDGE_ALPHA_GRID = (
     0.03,
@@ -40,9 +41,12 @@ class LinearComponent:
     alpha: np.ndarray  # drugs: chosen penalty (multiple of the mean Gram diagonal), NaN if not fitted
 
     def predict(self, scaled_expression: np.ndarray) -> np.ndarray:
-        return (np.asarray(scaled_expression, dtype=np.float32) @ self.weights + self.intercept).astype(
-            np.float32
-        )
+        """x·w + b. The product runs in torch (as the network and the LRP explainer's ``predict_linear`` do): on
+        the 2-core reference machine numpy's OpenBLAS took ~2.4× the CPU for the same float32 product, the largest
+        single cost of a cohort's predictions; results agree with numpy's to float32 rounding (~1e-6)."""
+        x = torch.from_numpy(np.ascontiguousarray(scaled_expression, dtype=np.float32))
+        product = (x @ torch.from_numpy(np.ascontiguousarray(self.weights, dtype=np.float32))).numpy()
+        return (product + self.intercept).astype(np.float32)
 
     def relevance(self, scaled_expression: np.ndarray, drug_index: np.ndarray | None = None) -> np.ndarray:
         """samples × drugs × genes: x_g·w_gd (exact; Σ_genes = prediction − intercept)."""
