@@ -261,7 +261,10 @@ def recognised_fraction(labels: Sequence[str], known_genes: Collection[str] | No
 
 def model_spelling(known_genes: Collection[str]) -> dict[str, str]:
     """Upper-cased current symbol (and the name itself) → the model's own spelling of that gene."""
-    return _model_spelling(tuple(str(g) for g in known_genes))
+    genes = tuple(known_genes)  # the cache key; built in C for the usual list of strings
+    if set(map(type, genes)) - {str}:
+        genes = tuple(str(g) for g in genes)
+    return _model_spelling(genes)
 
 
 @lru_cache(maxsize=8)
