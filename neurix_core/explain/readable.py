@@ -132,7 +132,9 @@ def explanation_overview(frame: pd.DataFrame, model_genes: Sequence[str], drugs:
 
     ``matrix`` (genes × drug keys), ``common`` genes with ``overlap``, ``contrast`` (each drug minus the mean of
     the other selected drugs), ``specific_share`` (per drug: Σ contrast, the part of its prediction that differs
-    from the others' mean), ``budget`` (per drug: prediction, gene sum, bias share) and ``missing_targets``."""
+    from the others' mean), ``budget`` (per drug: prediction, gene sum, bias share), ``missing_targets``,
+    ``expression`` (the sample's expression z per gene of ``matrix``) and ``gene_rows`` (per row of ``frame``, its
+    gene's row in ``matrix``: lets pages look values up by position)."""
     drug_codes, unique_keys = pd.factorize(frame["drug_key"])  # in order of appearance
     keys = [str(k) for k in unique_keys]
     gene_codes, genes = pd.factorize(frame["gene"], sort=True)  # genes sorted, as a pivot would
@@ -160,7 +162,11 @@ def explanation_overview(frame: pd.DataFrame, model_genes: Sequence[str], drugs:
         }
     )
     info = drugs.set_index("drug_key").loc[keys].reset_index()
+    expression = np.full(len(genes), np.nan)
+    expression[gene_codes] = frame["expression_z"].to_numpy(dtype=float)
     return {
+        "expression": pd.Series(expression, index=matrix.index, name="expression_z"),
+        "gene_rows": gene_codes,
         "matrix": matrix,
         "common": common,
         "overlap": overlap,
