@@ -414,11 +414,24 @@ def explanation(
     missing = [key for key in drug_keys if _lru_get(EXPLAIN_KEY, (*base, key)) is None]
     if missing:
         frame = neurix.explain(profile.model_input, drugs=missing, top=None, samples=[sample])
-        for key, part in frame.groupby("drug_key", sort=False):
-            _lru_put(EXPLAIN_KEY, (*base, key), part.reset_index(drop=True), MAX_EXPLANATIONS)
+        blocks = drug_blocks(frame)
+        for key, rows in blocks.items():
+            _lru_put(EXPLAIN_KEY, (*base, key), frame.iloc[rows].reset_index(drop=True), MAX_EXPLANATIONS)
+        if list(blocks) == list(drug_keys):  # all of them computed now, in this order: no re-assembly
+            return frame
     parts = [_lru_get(EXPLAIN_KEY, (*base, key)) for key in drug_keys]
     parts = [p for p in parts if p is not None]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def drug_blocks(frame: pd.DataFrame) -> dict[str, slice | np.ndarray]:
+    """drug_key → its rows of an explanation frame, in order of appearance: a slice where they are contiguous (as
+    ``Neurix.explain`` writes them), so that selecting one drug's rows copies nothing."""
+    codes, keys = pd.factorize(frame["drug_key"])
+    if codes.size == 0 or (np.diff(codes) >= 0).all():  # blocks in order: boundaries by position
+        edges = np.searchsorted(codes, np.arange(len(keys) + 1))
+        return {str(k): slice(int(edges[i]), int(edges[i + 1])) for i, k in enumerate(keys)}
+    return {str(k): np.flatnonzero(codes == i) for i, k in enumerate(keys)}
 
 
 CASE_KEY = "neurix_case"  # (fingerprint, sample) → case fields for the report; this session's memory only

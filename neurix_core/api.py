@@ -24,15 +24,9 @@ from neurix_core.errors import LimitExceededError, NeurixError, ProfileError
 from neurix_core.explain.cohort import cohort_relevance
 from neurix_core.explain.discovery import ARRAYS_FILE, PARQUET_FILE, Discovery, annotate
 from neurix_core.explain.lrp import InteractionLRP
-from neurix_core.explain.readable import explanation_overview, target_coverage
-from neurix_core.explain.stability import (
-    MEMBERS_FILE,
-    Member,
-    load_members,
-    member_relevance,
-    stability,
-    stability_marks,
-)
+from neurix_core.explain.readable import explanation_overview
+from neurix_core.explain.stability import MEMBERS_FILE, Member, load_members
+from neurix_core.explain.table import bundle_labels, explanation_table
 from neurix_core.io.profile import ParsedProfile, ProfileLimits, parse_profile
 from neurix_core.model.bundle import ModelBundle, load_bundle
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, prepare_input
@@ -302,8 +296,6 @@ class Neurix:
         """
         if level not in LEVELS:
             raise NeurixError(f"unknown level {level!r}: use {' or '.join(LEVELS)}")
-        from neurix_core.explain.lrp import relevance_frame
-
         model_input = self.prepare(profile)
         rows = (
             [model_input.sample_index(s) for s in samples]
@@ -316,19 +308,16 @@ class Neurix:
                 f"explaining {len(rows)} sample(s) × {len(indices)} drug(s) exceeds the limit of "
                 f"{MAX_EXPLAIN_PAIRS:,} pairs per request; choose fewer drugs or samples"
             )
-        frame = relevance_frame(
+        frame = explanation_table(
             self.explainer,
-            model_input.scaled[rows],
-            [model_input.samples[r] for r in rows],
-            self.bundle.genes,
-            drug_index=indices,
-            drug_keys=self.bundle.drugs["drug_key"].tolist(),
-            top=top,
+            self.members,
+            model_input,
+            rows,
+            indices,
+            bundle_labels(self.bundle),
+            top,
+            compound_names=level == "compound",
         )
-        drug_info = self.bundle.drugs.set_index("drug_key")[
-            ["compound_id", "drug_name", "screen", "drug_class", "targets"]
-        ]
-        frame = frame.join(drug_info, on="drug")
         if level == "compound":
             known = self._drug_lookup()[0]
             exact = {d for d in drugs or () if d in known}  # asked for by key: always kept
@@ -336,65 +325,10 @@ class Neurix:
             if len(exact) < len(drugs or known):
                 chosen = self.predict(_subset(model_input, rows))
                 pairs = pd.MultiIndex.from_arrays([chosen["sample"].astype(str), chosen["drug_key"]])
-                here = pd.MultiIndex.from_arrays([frame["sample"].astype(str), frame["drug"]])
-                keep = frame["drug"].isin(exact).to_numpy() | here.isin(pairs)
+                here = pd.MultiIndex.from_arrays([frame["sample"].astype(str), frame["drug_key"]])
+                keep = frame["drug_key"].isin(exact).to_numpy() | here.isin(pairs)
                 frame = frame[keep].reset_index(drop=True)
-            names = self.bundle.drugs.drop_duplicates("compound_id").set_index("compound_id")["compound_name"]
-            frame["drug_name"] = frame["compound_id"].map(names)
-        frame = frame.rename(columns={"drug": "drug_key", "input_value": "scaled_expression"})
-        zscored = pd.DataFrame(
-            model_input.zscored[rows], index=[model_input.samples[r] for r in rows], columns=self.bundle.genes
-        )
-        frame["expression_z"] = (
-            zscored.stack(future_stack=True)
-            .reindex(pd.MultiIndex.from_arrays([frame["sample"], frame["gene"]]))
-            .to_numpy()
-        )
-        is_target = np.zeros(len(frame), dtype=bool)
-        for targets in frame["targets"].unique():  # vectorised per target annotation (few per request)
-            present = target_coverage(targets, self.bundle.genes)[0]
-            is_target |= ((frame["targets"] == targets) & frame["gene"].isin(present)).to_numpy()
-        frame["is_target"] = is_target
-        frame["direction"] = np.where(frame["relevance"] > 0, "resistance", "sensitising")
-        frame = self._add_stability(frame, model_input, rows, indices)
-        return frame.drop(columns=["drug_index"], errors="ignore")
-
-    def _add_stability(
-        self, frame: pd.DataFrame, model_input: ModelInput, rows: list[int], indices: list[int]
-    ):
-        """Per row: in how many shipped fold models the gene is a top-20 gene with the same sign, and a mark;
-        per (sample, drug): rank correlation and top-20 overlap with them. 'n/a' without members."""
-        members = self.members
-        if not members:
-            frame["stability"] = "n/a (no fold models in this bundle)"
-            frame["agreeing_models"] = np.nan
-            frame["rank_correlation"] = np.nan
-            frame["top20_overlap"] = np.nan
-            return frame
-        gene_position = self.bundle.gene_index()
-        drug_position = {k: j for j, k in enumerate(self.bundle.drugs["drug_key"].iloc[indices])}
-        parts = []
-        for r in rows:
-            sample = model_input.samples[r]
-            part = frame[frame["sample"] == sample]
-            d = part["drug_key"].map(drug_position).to_numpy()
-            g = part["gene"].map(gene_position).to_numpy()
-            complete = len(part) == len(indices) * len(gene_position)  # every gene of every drug: reuse it
-            if complete:
-                reference = np.zeros((len(indices), len(gene_position)), dtype=np.float32)  # as LRP returns
-                reference[d, g] = part["relevance"].to_numpy()
-            else:
-                reference = self.explainer.relevance(model_input.scaled[r : r + 1], indices)[0].numpy()
-            stats = stability(reference, member_relevance(members, model_input.zscored[r], indices))
-            agreeing = stats["agreeing"][d, g]
-            part = part.assign(
-                agreeing_models=agreeing,
-                stability=stability_marks(agreeing, len(members)),
-                rank_correlation=stats["rank_correlation"][d],
-                top20_overlap=stats["top_overlap"][d],
-            )
-            parts.append(part)
-        return pd.concat(parts).loc[frame.index]
+        return frame
 
     def relevance_matrix(self, profile: ProfileLike, sample: str, drugs: Sequence[str]) -> pd.DataFrame:
         """genes × drugs relevance for one sample (all genes), for heatmaps."""

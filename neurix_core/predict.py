@@ -68,17 +68,16 @@ class ModelInput:
 
 def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     """samples × model genes (NaN where the profile lacks a gene), matching gene symbols case-insensitively."""
-    labels = (
-        expression.columns.tolist()
-    )  # one bulk conversion: iterating an Arrow-backed Index boxes each label
-    upper = {str(g).upper(): g for g in labels}
-    for g in labels:  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match
-        upper.setdefault(str(g).upper().replace(".", "-"), g)
+    names = [str(g).upper() for g in expression.columns.tolist()]  # tolist: not element by element
+    upper = {name: j for j, name in enumerate(names)}  # → column position (the last of equal spellings)
+    for j, name in enumerate(names):  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match
+        upper.setdefault(name.replace(".", "-"), j)
     columns = [upper.get(g.upper()) for g in genes]
     values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
     present = [i for i, c in enumerate(columns) if c is not None]
     if present:
-        values[:, present] = expression[[columns[i] for i in present]].to_numpy(dtype=np.float64)
+        picked = [columns[i] for i in present]
+        values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
     values[~np.isfinite(values)] = np.nan
     return values
 

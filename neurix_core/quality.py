@@ -132,7 +132,7 @@ def assess_quality(
     """Per-sample quality of a parsed profile (or a samples × genes frame) against the model's genes."""
     expression = profile.expression if isinstance(profile, ParsedProfile) else profile
     aligned = align_to_genes(expression, list(genes))
-    in_file = {str(c).upper() for c in expression.columns.tolist()}  # tolist: no per-label Arrow boxing
+    in_file = {str(c).upper() for c in expression.columns.tolist()}
     present = np.array([g.upper() in in_file for g in genes])
     measured = np.isfinite(aligned)
     n_genes = len(genes)

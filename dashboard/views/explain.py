@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -38,9 +39,11 @@ class View:
         return w.memo(self.profile, ("explain", self.sample, self.drugs, *key), build)
 
 
-def _heatmap_figure(frame: pd.DataFrame, matrix: pd.DataFrame, labels: dict[str, str], n_genes: int):
+def _heatmap_figure(
+    frame: pd.DataFrame, matrix: pd.DataFrame, expression: pd.Series, labels: dict[str, str], n_genes: int
+):
     """Genes with the largest |relevance| for any selected drug, as a genes × drugs heatmap (``matrix``: genes ×
-    drug keys, the overview's)."""
+    drug keys, and ``expression``: the sample's expression z per gene, both the overview's)."""
     strongest = matrix.abs().max(axis=1).sort_values(ascending=False).index[:n_genes]
     matrix = matrix.loc[strongest, [k for k in labels if k in matrix.columns]]
     matrix.columns = [labels[k] for k in matrix.columns]
@@ -50,14 +53,14 @@ def _heatmap_figure(frame: pd.DataFrame, matrix: pd.DataFrame, labels: dict[str,
             index=False
         )
     }
-    expression = frame.drop_duplicates("gene").set_index("gene")["expression_z"]
-    return relevance_heatmap(matrix, expression, targets), len(matrix)
+    return relevance_heatmap(matrix, expression.loc[matrix.index], targets), len(matrix)
 
 
-def _heatmap(
-    view: View, frame: pd.DataFrame, matrix: pd.DataFrame, labels: dict[str, str], n_genes: int
-) -> None:
-    figure, shown = view.memo(("heatmap", n_genes), lambda: _heatmap_figure(frame, matrix, labels, n_genes))
+def _heatmap(view: View, frame: pd.DataFrame, overview: dict, labels: dict[str, str], n_genes: int) -> None:
+    figure, shown = view.memo(
+        ("heatmap", n_genes),
+        lambda: _heatmap_figure(frame, overview["matrix"], overview["expression"], labels, n_genes),
+    )
     st.plotly_chart(figure, key="relevance_heatmap", config={"displaylogo": False})
     st.caption(
         f"The {shown} genes with the largest absolute relevance for any selected drug. Red pushes "
@@ -78,9 +81,21 @@ def _stability_line(frame: pd.DataFrame) -> str:
     )
 
 
-def _contrast_bars(frame: pd.DataFrame, contrast: pd.Series, per_side: int):
-    apart = frame.assign(relevance=frame["gene"].map(contrast)).drop(columns="stability", errors="ignore")
-    apart["direction"] = apart["relevance"].gt(0).map({True: "resistance", False: "sensitising"})
+def _extremes(values: np.ndarray, per_side: int, last_ties: bool = False) -> np.ndarray:
+    """Row positions (ascending) of the ``per_side`` lowest and highest values, ties to the first rows as
+    ``nsmallest``/``nlargest`` pick them; with ``last_ties`` also the highest with ties to the last rows, as
+    ``gene_bars`` picks them, so that ``gene_bars`` on these rows alone draws what it draws on all of them."""
+    ascending = np.argsort(values, kind="stable")
+    rows = np.union1d(ascending[:per_side], np.argsort(-values, kind="stable")[:per_side])
+    return np.union1d(rows, ascending[max(0, ascending.size - per_side) :]) if last_ties else rows
+
+
+def _contrast_bars(frame: pd.DataFrame, contrast: np.ndarray, per_side: int):
+    """``contrast``: the drug's relevance minus the other drugs' mean, per row of ``frame``."""
+    rows = _extremes(contrast, per_side, last_ties=True)
+    values = contrast[rows]
+    apart = frame.iloc[rows].drop(columns="stability", errors="ignore")
+    apart = apart.assign(relevance=values, direction=np.where(values > 0, "resistance", "sensitising"))
     return gene_bars(
         apart, per_side, x_title="relevance − mean of the other drugs<br>← sensitising · resistance →"
     )
@@ -92,7 +107,7 @@ def _drug_panel(
     row: pd.Series,
     label: str,
     per_side: int,
-    contrast: pd.Series | None,
+    contrast: np.ndarray | None,
     specific: float,
 ) -> None:
     st.markdown(f"#### {label}")
@@ -125,10 +140,7 @@ def _drug_panel(
         st.plotly_chart(own, key=f"genes_{key}", config={"displaylogo": False})
     shown = view.memo(  # the genes in the bars: the per_side lowest and highest relevances
         ("shown", key, per_side),
-        lambda: (
-            set(frame.nsmallest(per_side, "relevance")["gene"])
-            | set(frame.nlargest(per_side, "relevance")["gene"])
-        ),
+        lambda: set(frame["gene"].iloc[_extremes(frame["relevance"].to_numpy(dtype=float), per_side)]),
     )
     targets = frame[frame["is_target"].astype(bool)].sort_values("rank").head(5)
     if targets.empty:
@@ -202,14 +214,12 @@ def render() -> None:
     overview = view.memo(
         ("overview",), lambda: explanation_overview(frame, neurix.bundle.genes, neurix.bundle.drugs)
     )
-    rows_of = view.memo(
-        ("rows",), lambda: frame.groupby("drug_key", sort=False).indices
-    )  # positions, not copies
+    rows_of = view.memo(("rows",), lambda: w.drug_blocks(frame))  # slices: selecting a drug copies nothing
     if overview["missing_targets"]:
         st.caption(overview["missing_targets"])
 
     st.subheader(f"Relevance heatmap · {profile.sample_label(sample)}")
-    _heatmap(view, frame, overview["matrix"], labels, n_genes)
+    _heatmap(view, frame, overview, labels, n_genes)
 
     show_common = overview["show_common"]
     if show_common:
@@ -230,7 +240,9 @@ def render() -> None:
                 row,
                 labels[key],
                 per_side,
-                overview["contrast"][key] if show_common else None,
+                overview["contrast"][key].to_numpy()[overview["gene_rows"][rows_of[key]]]
+                if show_common
+                else None,
                 float(overview["specific_share"][key]),
             )
 
@@ -245,9 +257,10 @@ def render() -> None:
 
 
 def _top_genes_csv(frame: pd.DataFrame, per_side: int) -> bytes:
-    """The 2 × per_side genes of largest |relevance| per drug, as the download offers them."""
-    ranked = frame.reindex(frame["relevance"].abs().sort_values(ascending=False).index)
-    top = ranked.groupby("drug_key", sort=False).head(2 * per_side)
+    """The 2 × per_side genes of largest |relevance| per drug (``rank``: by |relevance| within the drug), most
+    relevant first over all drugs, as the download offers them."""
+    top = frame[frame["rank"].to_numpy() <= 2 * per_side]
+    top = top.iloc[np.argsort(-top["relevance"].abs().to_numpy(), kind="stable")]
     export = top[
         [
             "sample",

@@ -16,7 +16,12 @@ with its default stabiliser s(v) = v + ε·sign(v), sign(0) = +1) is
 
 (⁺/⁻: positive/negative parts). Because W⁺ + W⁻ = W, W⁺ − W⁻ = |W|, a⁺ + a⁻ = a and a⁺ − a⁻ = |a|, this is
 
-    R_in = (1 + γ/2)·a ⊙ Wᵀ(c⁺ + c⁻) + (γ/2)·|a| ⊙ |W|ᵀ(c⁺ − c⁻).
+    R_in = (1 + γ/2)·a ⊙ Wᵀ(c⁺ + c⁻) + (γ/2)·|a| ⊙ |W|ᵀ(c⁺ − c⁻),
+
+and likewise W⁺a⁺ + W⁻a⁻ = (Wa + |W||a|)/2 and W⁻a⁺ + W⁺a⁻ = (Wa − |W||a|)/2: the forward pass needs Wa (which z
+has) and one product with |W|, which the backward step reuses. (The weight matrix of the first layer is the
+largest object involved; each pass over it costs more than the arithmetic, so the four products with W⁺ and W⁻
+that the rule is usually written with were most of an explanation's time.)
 
 ReLU passes relevance where its input was positive (the plain gradient, as with zennit, which hooks no ReLU);
 eval-mode Dropout is the identity.
@@ -37,6 +42,7 @@ class _LinearState:
     """What one Linear layer's rule needs from the forward pass of a batch of profiles."""
 
     layer: nn.Linear
+    abs_weight: Tensor  # |W|: out × in (computed once per forward pass, used by both passes)
     input: Tensor  # profiles × in
     positive_scale: Tensor  # profiles × out: [z > 0] / s(d⁺)
     negative_scale: Tensor  # profiles × out: [z < 0] / s(d⁻)
@@ -64,17 +70,19 @@ def _forward(
     for layer in _layers(tower):
         if isinstance(layer, nn.Linear):
             weight, bias = layer.weight, layer.bias
-            z = a @ weight.T + (bias if bias is not None else 0.0)
-            positive_in, negative_in = a.clamp(min=0), a.clamp(max=0)
-            positive_w, negative_w = weight.clamp(min=0), weight.clamp(max=0)
-            agreeing_up = positive_in @ positive_w.T + negative_in @ negative_w.T
-            agreeing_down = positive_in @ negative_w.T + negative_in @ positive_w.T
+            abs_weight = weight.abs()
+            linear = a @ weight.T
+            z = linear + (bias if bias is not None else 0.0)
+            magnitude = a.abs() @ abs_weight.T
+            agreeing_up = (linear + magnitude) / 2  # W⁺a⁺ + W⁻a⁻
+            agreeing_down = (linear - magnitude) / 2  # W⁻a⁺ + W⁺a⁻
             if bias is not None:
                 agreeing_up = agreeing_up + bias.clamp(min=0)
                 agreeing_down = agreeing_down + bias.clamp(max=0)
             states.append(
                 _LinearState(
                     layer=layer,
+                    abs_weight=abs_weight,
                     input=a,
                     positive_scale=(z > 0).to(z) / _stabilise(z + gamma * agreeing_up, epsilon),
                     negative_scale=(z < 0).to(z) / _stabilise(z + gamma * agreeing_down, epsilon),
@@ -95,7 +103,7 @@ def _backward_linear(state: _LinearState, relevance: Tensor, gamma: float) -> Te
     negative = relevance * state.negative_scale[:, None, :]
     weight = state.layer.weight  # out × in
     summed = ((positive + negative).reshape(-1, n_out) @ weight).view(profiles, rows, -1)
-    contrast = ((positive - negative).reshape(-1, n_out) @ weight.abs()).view(profiles, rows, -1)
+    contrast = ((positive - negative).reshape(-1, n_out) @ state.abs_weight).view(profiles, rows, -1)
     a = state.input[:, None, :]
     return (1.0 + gamma / 2) * a * summed + (gamma / 2) * a.abs() * contrast
 

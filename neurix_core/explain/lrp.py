@@ -402,10 +402,8 @@ def relevance_frame(
     gene_labels = np.asarray(genes, dtype=object)
     frames = []
     for i, sample in enumerate(samples):
-        relevance = explainer.relevance(x[i : i + 1], index)[0].cpu().numpy()  # D × G
-        prediction = explainer.predict(x[i : i + 1], index)[0].cpu().numpy()
+        relevance, prediction, order = ranked_relevance(explainer, x[i : i + 1], index, keep)
         bias = prediction - relevance.sum(axis=1)
-        order = np.argsort(-np.abs(relevance), axis=1, kind="stable")[:, :keep]  # D × keep
         ranked = np.take_along_axis(relevance, order, axis=1)
         columns: dict[str, np.ndarray] = {
             "sample": np.full(n_drugs * keep, sample, dtype=object),
@@ -423,3 +421,14 @@ def relevance_frame(
         )
         frames.append(pd.DataFrame(columns))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def ranked_relevance(
+    explainer: InteractionLRP, x: np.ndarray, index: Sequence[int] | np.ndarray, keep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One profile (1 × genes): (relevance drugs × genes, prediction per drug, the ``keep`` gene positions of
+    largest |relevance| per drug, most relevant first; ties in gene order)."""
+    relevance = explainer.relevance(x, index)[0].cpu().numpy()  # D × G
+    prediction = explainer.predict(x, index)[0].cpu().numpy()
+    order = np.argsort(-np.abs(relevance), axis=1, kind="stable")[:, :keep]  # D × keep
+    return relevance, prediction, order

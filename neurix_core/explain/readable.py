@@ -42,9 +42,12 @@ def budget_sentence(gene_sum: float, prediction: float, n_genes: int) -> str:
     )
 
 
-def _top_sets(matrix: pd.DataFrame, top: int) -> dict[str, set[str]]:
-    """Per drug (column) the ``top`` genes (index) by |relevance|."""
-    return {c: set(matrix[c].abs().nlargest(top).index) for c in matrix.columns}
+def _top_positions(values: np.ndarray, top: int) -> np.ndarray:
+    """Row positions of the ``top`` largest |values| of one column (NaN never; ties: the first rows, as
+    ``Series.nlargest``)."""
+    magnitude = np.abs(values)
+    valid = np.flatnonzero(~np.isnan(magnitude))
+    return valid[np.argsort(-magnitude[valid], kind="stable")][:top]
 
 
 def common_pattern(matrix: pd.DataFrame, top: int = COMMON_TOP) -> tuple[pd.DataFrame, float]:
@@ -54,24 +57,26 @@ def common_pattern(matrix: pd.DataFrame, top: int = COMMON_TOP) -> tuple[pd.Data
     columns = list(matrix.columns)
     if len(columns) < 2:
         return pd.DataFrame(columns=["gene", "mean_relevance", "n_drugs", "direction"]), float("nan")
-    sets = _top_sets(matrix, top)
+    values = matrix.to_numpy(dtype=float)
+    tops = [_top_positions(values[:, j], top) for j in range(len(columns))]
+    sets = [set(t.tolist()) for t in tops]
     pairs = [
         len(sets[a] & sets[b]) / len(sets[a] | sets[b])
-        for i, a in enumerate(columns)
-        for b in columns[i + 1 :]
+        for a in range(len(sets))
+        for b in range(a + 1, len(sets))
         if sets[a] | sets[b]
     ]
-    counts = pd.Series([g for s in sets.values() for g in s]).value_counts()
-    shared = counts[counts * 2 >= len(columns)].index
+    counts = np.bincount(np.concatenate(tops), minlength=len(matrix))
+    shared = np.flatnonzero(counts * 2 >= len(columns))
     frame = pd.DataFrame(
         {
-            "gene": shared,
-            "mean_relevance": matrix.loc[shared].mean(axis=1).to_numpy(),
-            "n_drugs": counts[shared].to_numpy(),
+            "gene": matrix.index[shared],
+            "mean_relevance": matrix.iloc[shared].mean(axis=1).to_numpy(),
+            "n_drugs": counts[shared],
         }
     )
     frame["direction"] = np.where(frame["mean_relevance"] > 0, "resistance", "sensitising")
-    frame = frame.reindex(frame["mean_relevance"].abs().sort_values(ascending=False).index)
+    frame = frame.reindex(frame["mean_relevance"].abs().sort_values(ascending=False, kind="stable").index)
     return frame.reset_index(drop=True), float(np.mean(pairs)) if pairs else float("nan")
 
 
@@ -127,17 +132,28 @@ def explanation_overview(frame: pd.DataFrame, model_genes: Sequence[str], drugs:
 
     ``matrix`` (genes × drug keys), ``common`` genes with ``overlap``, ``contrast`` (each drug minus the mean of
     the other selected drugs), ``specific_share`` (per drug: Σ contrast, the part of its prediction that differs
-    from the others' mean), ``budget`` (per drug: prediction, gene sum, bias share) and ``missing_targets``."""
-    keys = [str(k) for k in frame["drug_key"].unique()]  # in order of appearance
-    pairs = frame[["gene", "drug_key"]]
-    if pairs.duplicated().any():  # several rows per (gene, drug): the first, as before
+    from the others' mean), ``budget`` (per drug: prediction, gene sum, bias share), ``missing_targets``,
+    ``expression`` (the sample's expression z per gene of ``matrix``) and ``gene_rows`` (per row of ``frame``, its
+    gene's row in ``matrix``: lets pages look values up by position)."""
+    drug_codes, unique_keys = pd.factorize(frame["drug_key"])  # in order of appearance
+    keys = [str(k) for k in unique_keys]
+    gene_codes, genes = pd.factorize(frame["gene"], sort=True)  # genes sorted, as a pivot would
+    cells = gene_codes * len(keys) + drug_codes
+    if np.bincount(cells, minlength=1).max(initial=0) > 1:  # several rows per (gene, drug): the first
         matrix = frame.pivot_table(index="gene", columns="drug_key", values="relevance", aggfunc="first")
-    else:  # the usual one row per (gene, drug): a plain reshape, a third of pivot_table's time
-        matrix = frame.pivot(index="gene", columns="drug_key", values="relevance")
-    matrix = matrix[keys]
+        matrix = matrix[keys]
+    else:  # the usual one row per (gene, drug): placed by position (hashing the labels once)
+        values = np.full((len(genes), len(keys)), np.nan)
+        values[gene_codes, drug_codes] = frame["relevance"].to_numpy(dtype=float)
+        matrix = pd.DataFrame(
+            values,
+            index=pd.Index(genes, name="gene"),
+            columns=pd.Index(keys, dtype=frame["drug_key"].dtype, name="drug_key"),
+        )
     common, overlap = common_pattern(matrix)
     difference = contrast(matrix)
-    first = frame.drop_duplicates("drug_key").set_index("drug_key").loc[keys]
+    first_rows = np.unique(drug_codes, return_index=True)[1]  # the first row of each drug, in key order
+    first = frame.iloc[first_rows].set_index("drug_key")
     budget = pd.DataFrame(
         {
             "prediction": first["prediction"],
@@ -146,7 +162,11 @@ def explanation_overview(frame: pd.DataFrame, model_genes: Sequence[str], drugs:
         }
     )
     info = drugs.set_index("drug_key").loc[keys].reset_index()
+    expression = np.full(len(genes), np.nan)
+    expression[gene_codes] = frame["expression_z"].to_numpy(dtype=float)
     return {
+        "expression": pd.Series(expression, index=matrix.index, name="expression_z"),
+        "gene_rows": gene_codes,
         "matrix": matrix,
         "common": common,
         "overlap": overlap,

@@ -133,21 +133,28 @@ def _unique_ids(genes: list[str], ids: list[list[K]]) -> dict[K, str]:
 def classify_label(label: str) -> IdType:
     """What kind of identifier one label is (symbols are the fallback)."""
     text = label.strip()
-    if ENSEMBL_ID.match(text):
+    # Each pattern is tried only when the label's first or last character allows a match (ENSG…, a digit, …(n)):
+    # gene symbols, most labels, then skip all three (this runs for every label of every upload).
+    head = text[:1]
+    if head in "eE" and ENSEMBL_ID.match(text):
         return "ensembl"
-    if ENTREZ_ID.match(text):
+    if head.isdigit() and ENTREZ_ID.match(text):
         return "entrez"
-    if DEPMAP_HEADER.match(text):
+    if text.endswith(")") and DEPMAP_HEADER.match(text):
         return "depmap"
     return "symbol"
 
 
+def _majority(kinds: Iterable[IdType]) -> IdType:
+    counts: dict[IdType, int] = {"symbol": 0, "entrez": 0, "ensembl": 0, "depmap": 0}
+    for kind in kinds:
+        counts[kind] += 1
+    return max(counts, key=lambda k: (counts[k], k == "symbol"))
+
+
 def detect_id_type(labels: Iterable[str]) -> IdType:
     """The majority identifier kind among labels (ties go to symbols, the most common)."""
-    counts: dict[IdType, int] = {"symbol": 0, "entrez": 0, "ensembl": 0, "depmap": 0}
-    for label in labels:
-        counts[classify_label(str(label))] += 1
-    return max(counts, key=lambda k: (counts[k], k == "symbol"))
+    return _majority(classify_label(str(label)) for label in labels)
 
 
 def current_symbol(symbol: str, table: GeneTable | None = None) -> str | None:
@@ -168,6 +175,15 @@ def current_symbol(symbol: str, table: GeneTable | None = None) -> str | None:
         if found:
             return found
     return None
+
+
+def _current_in(key: str, table: GeneTable) -> str | None:
+    """``current_symbol`` for a stripped, upper-cased, non-empty symbol and a loaded table (the hot path)."""
+    found = table.approved.get(key) or table.previous.get(key)
+    if found or "." not in key:
+        return found or None
+    dashed = key.replace(".", "-")
+    return table.approved.get(dashed) or table.previous.get(dashed) or None
 
 
 def _map_one(label: str, kind: IdType, table: GeneTable | None) -> str | None:
@@ -201,15 +217,21 @@ def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None)
     type is the majority. Raises ProfileError only when a needed table is missing.
     """
     table = gene_table()
-    kinds = [classify_label(str(label)) for label in labels]
-    symbols = [_map_one(str(label), kind, table) for label, kind in zip(labels, kinds, strict=True)]
+    texts = [str(label).strip() for label in labels]  # each label stripped, classified and upper-cased once
+    upper = [text.upper() for text in texts]
+    kinds = [classify_label(text) for text in texts]
+    symbols = [
+        _current_in(key, table)
+        if kind == "symbol" and table is not None and key
+        else _map_one(text, kind, table)
+        for text, key, kind in zip(texts, upper, kinds, strict=True)
+    ]
     warnings: list[str] = []
     if known_genes is not None and len(known_genes):
         spelling = model_spelling(known_genes)
         exact = {str(g).strip().upper(): str(g) for g in known_genes}
         renamed = []
-        for label, symbol in zip(labels, symbols, strict=True):
-            name = str(label).strip().upper()
+        for name, symbol in zip(upper, symbols, strict=True):
             if name in exact:  # the model's own gene name wins over any alias resolution
                 renamed.append(exact[name])
             elif symbol is not None:
@@ -219,16 +241,16 @@ def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None)
         symbols = renamed
     n_renamed = sum(
         1
-        for label, kind, symbol in zip(labels, kinds, symbols, strict=True)
-        if kind == "symbol" and symbol is not None and str(label).strip().upper() != symbol.upper()
+        for name, kind, symbol in zip(upper, kinds, symbols, strict=True)
+        if kind == "symbol" and symbol is not None and name != symbol.upper()
     )
-    dates = sum(bool(EXCEL_DATE.match(str(label).strip())) for label in labels)
+    dates = sum(bool("-" in text and EXCEL_DATE.match(text)) for text in texts)  # every date form has a '-'
     if dates:
         warnings.append(
             f"{dates} gene name(s) look like dates: spreadsheet programs turn genes such as SEPT1 or MARCH1 "
             "into dates; export gene names as text."
         )
-    id_type = detect_id_type(str(label) for label in labels) if labels else "symbol"
+    id_type = _majority(kinds) if labels else "symbol"
     return GeneMapping(symbols=symbols, id_type=id_type, n_renamed=n_renamed, warnings=warnings)
 
 
@@ -261,7 +283,10 @@ def recognised_fraction(labels: Sequence[str], known_genes: Collection[str] | No
 
 def model_spelling(known_genes: Collection[str]) -> dict[str, str]:
     """Upper-cased current symbol (and the name itself) → the model's own spelling of that gene."""
-    return _model_spelling(tuple(str(g) for g in known_genes))
+    genes = tuple(known_genes)  # the cache key; built in C for the usual list of strings
+    if set(map(type, genes)) - {str}:
+        genes = tuple(str(g) for g in genes)
+    return _model_spelling(genes)
 
 
 @lru_cache(maxsize=8)

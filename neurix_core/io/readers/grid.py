@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import itertools
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,7 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # AnnData .h5ad
 RATIO_FLOOR = 16 * 2**20  # small files may compress very well (a column of zeros); the ratio cap starts here
 CHUNK = 2**20
 SNIFF_CHARS = 65536
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # below 32, except tab, line feed, return
 EMPTY = "The file is empty: upload a table with gene names and expression values."
 
 
@@ -176,7 +178,7 @@ def _read_text(
 
 def _read_text_as(open_binary, encoding: str, head: bytes, limits: ProfileLimits) -> tuple[np.ndarray, bool]:
     sample = codecs.decode(head, encoding, errors="ignore" if encoding != "latin-1" else "strict")
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
+    control = len(CONTROL_CHARACTERS.findall(sample))  # in C: a Python loop over 64k characters cost ~15 ms
     if "\x00" in sample or control > 0.01 * max(len(sample), 1):
         raise _not_text()
     try:
