@@ -30,8 +30,7 @@ from neurix_core.data.dataset import ResponseData, build_dataset  # noqa: E402
 from neurix_core.model.towers import TrainingConfig  # noqa: E402
 from neurix_core.train.cv import CrossValidationResult  # noqa: E402
 from neurix_core.train.evaluation import MethodPredictions, cross_validate_methods, summarise_methods  # noqa: E402
-from neurix_core.train.pipeline import choose_examples  # noqa: E402
-from neurix_core.train.protocol import selection_mask  # noqa: E402
+from neurix_core.train.protocol import protocol_lines  # noqa: E402
 from neurix_core.train.repeated_cv import benchmark_record  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -46,10 +45,7 @@ LABELS = {
 
 def evaluation_data(data_dir: Path) -> ResponseData:
     """GDSC1+GDSC2 lines with a response, minus the six example lines and the selection split."""
-    full = build_dataset(data_dir, ["GDSC1", "GDSC2"])
-    data = full.select(cells=np.isfinite(full.log_auc).any(axis=1))
-    data = data.select(cells=~np.isin(data.cell_lines, choose_examples(data)))
-    return data.select(cells=~selection_mask(data.cell_lines))
+    return protocol_lines(build_dataset(data_dir, ["GDSC1", "GDSC2"]))[0]
 
 
 def cache_file(cache: Path, seed: int, training: TrainingConfig) -> Path:

@@ -156,7 +156,7 @@ def main() -> None:
     )
     # The six example lines are out of everything (issue 10). The rounds stored in results/ predate this and the
     # selection split: they scored on lines that now also report, which the README states.
-    from neurix_core.train.pipeline import choose_examples
+    from neurix_core.train.protocol import choose_examples
 
     data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
     # the cache keeps no lineages: the examples can only be excluded on a dataset built from the data directory

@@ -35,8 +35,7 @@ from neurix_core.train.baselines import ridge_predictor  # noqa: E402
 from neurix_core.train.fit import TargetScaler, drug_fingerprints, fit  # noqa: E402
 from neurix_core.train.linear import fit_linear_component  # noqa: E402
 from neurix_core.train.metrics import per_drug_spearman  # noqa: E402
-from neurix_core.train.pipeline import choose_examples  # noqa: E402
-from neurix_core.train.protocol import selection_mask, tissue_predictor  # noqa: E402
+from neurix_core.train.protocol import protocol_lines, tissue_predictor  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -89,11 +88,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     full = build_dataset(args.data_dir, ["GDSC1", "GDSC2"])
-    data = full.select(drugs=full.screen_mask(["GDSC1", "GDSC2"]))
-    data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
-    data = data.select(cells=~np.isin(data.cell_lines, choose_examples(data)))
-    chosen = selection_mask(data.cell_lines)
-    train, test = data.select(cells=~chosen), data.select(cells=chosen)
+    train, test = protocol_lines(full.select(drugs=full.screen_mask(["GDSC1", "GDSC2"])))
     print(
         f"evaluation (training here) {len(train.cell_lines)} lines, selection {len(test.cell_lines)} lines",
         flush=True,

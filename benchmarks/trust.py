@@ -55,7 +55,7 @@ def training_lines(data_dir: Path):
     """The lines and folds ``neurix train`` used (same dataset, examples held out, same fold seed)."""
     from neurix_core.data.dataset import build_dataset
     from neurix_core.data.splits import cell_line_folds
-    from neurix_core.train.pipeline import choose_examples
+    from neurix_core.train.protocol import choose_examples
 
     full = build_dataset(data_dir, ["GDSC1", "GDSC2"])
     data = full.select(cells=np.isfinite(full.log_auc).any(axis=1))

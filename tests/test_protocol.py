@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,7 +16,13 @@ from neurix_core.model.towers import TrainingConfig
 from neurix_core.train.evaluation import cross_validate_methods, summarise_methods
 from neurix_core.train.fit import fit
 from neurix_core.train.linear import INTERCEPT_FEATURE, fit_linear_component, float16_storage_error
-from neurix_core.train.protocol import paired_comparison, selection_mask, within_lineage_rho
+from neurix_core.train.protocol import (
+    choose_examples,
+    paired_comparison,
+    protocol_lines,
+    selection_mask,
+    within_lineage_rho,
+)
 from tests.test_training import SMALL, planted_data
 
 
@@ -70,6 +77,20 @@ def test_paired_comparison_and_within_lineage() -> None:
     assert set(per_lineage) == {"lung", "skin"} and value == pytest.approx(1.0)  # tiny lineage skipped
     mask = selection_mask([f"c{i}" for i in range(50)])
     assert mask.sum() == 10 and np.array_equal(mask[::-1], selection_mask([f"c{i}" for i in range(50)][::-1]))
+
+
+def test_protocol_lines_keep_examples_and_untested_lines_out_of_both_roles() -> None:
+    data = planted_data(n_cells=80, missing=0.1)
+    lineage = [f"lineage{i % 8}" for i in range(80)]
+    data = dataclasses.replace(data, cell_info=pd.DataFrame({"lineage": lineage}, index=data.cell_lines))
+    data.log_auc[3] = np.nan  # a line without any response
+    evaluation, selection = protocol_lines(data)
+    examples = set(choose_examples(data.select(cells=np.isfinite(data.log_auc).any(axis=1))))
+    assert len(examples) == 6
+    used = set(evaluation.cell_lines) | set(selection.cell_lines)
+    assert not set(evaluation.cell_lines) & set(selection.cell_lines)
+    assert used == set(data.cell_lines) - examples - {data.cell_lines[3]}
+    assert len(selection.cell_lines) == round(0.2 * len(used))
 
 
 def test_cv_of_the_hybrid_gives_every_method_on_the_same_folds() -> None:

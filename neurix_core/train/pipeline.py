@@ -30,7 +30,7 @@ from neurix_core.train.external import external_validation
 from neurix_core.train.fit import FittedModel, drug_fingerprints, fit
 from neurix_core.train.linear import float16_storage_error
 from neurix_core.train.platform_reference import build_rnaseq_reference
-from neurix_core.train.protocol import selection_mask
+from neurix_core.train.protocol import choose_examples, selection_mask
 from neurix_core.train.repeated_cv import read_repeated_cv, repeated_cv_block
 from neurix_core.trust.artifacts import trust_from_cv, trust_summary
 
@@ -65,25 +65,7 @@ class PhaseClock:
         }
 
 
-N_EXAMPLES = 6
 DEFAULT_ARCHITECTURE: dict = {}
-
-
-def choose_examples(data: ResponseData, n_examples: int = N_EXAMPLES, seed: int = 0) -> list[str]:
-    """Well-screened cell lines from distinct lineages, chosen reproducibly."""
-    tested = np.isfinite(data.log_auc).sum(axis=1)
-    info = data.cell_info.reindex(data.cell_lines)
-    candidates = pd.DataFrame(
-        {"cell": data.cell_lines, "tested": tested, "lineage": info["lineage"].to_numpy()}
-    )
-    candidates = candidates[candidates["tested"] >= np.quantile(tested, 0.5)].dropna(subset=["lineage"])
-    rng = np.random.default_rng(seed)
-    lineages = candidates["lineage"].value_counts().index[: n_examples * 2].tolist()
-    chosen = []
-    for lineage in rng.permutation(lineages)[:n_examples]:
-        pool = candidates[candidates["lineage"] == lineage]["cell"].tolist()
-        chosen.append(str(rng.choice(sorted(pool))))
-    return sorted(chosen)
 
 
 def example_tables(

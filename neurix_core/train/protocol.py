@@ -24,6 +24,7 @@ from neurix_core.train.metrics import per_drug_spearman
 SELECTION_FRACTION = 0.2
 SELECTION_SEED = 2026
 MIN_LINEAGE_LINES = 15
+N_EXAMPLES = 6  # example cell lines shipped with the model, out of selection, CV and external training
 
 
 def selection_mask(
@@ -36,6 +37,32 @@ def selection_mask(
     n_selection = int(round(fraction * names.size))
     chosen[order[np.random.default_rng(seed).permutation(names.size)[:n_selection]]] = True
     return chosen
+
+
+def choose_examples(data: ResponseData, n_examples: int = N_EXAMPLES, seed: int = 0) -> list[str]:
+    """Well-screened cell lines from distinct lineages, chosen reproducibly."""
+    tested = np.isfinite(data.log_auc).sum(axis=1)
+    info = data.cell_info.reindex(data.cell_lines)
+    candidates = pd.DataFrame(
+        {"cell": data.cell_lines, "tested": tested, "lineage": info["lineage"].to_numpy()}
+    )
+    candidates = candidates[candidates["tested"] >= np.quantile(tested, 0.5)].dropna(subset=["lineage"])
+    rng = np.random.default_rng(seed)
+    common = candidates["lineage"].value_counts().index[: n_examples * 2].tolist()
+    chosen = []
+    for lineage in rng.permutation(common)[:n_examples]:
+        pool = candidates[candidates["lineage"] == lineage]["cell"].tolist()
+        chosen.append(str(rng.choice(sorted(pool))))
+    return sorted(chosen)
+
+
+def protocol_lines(data: ResponseData) -> tuple[ResponseData, ResponseData]:
+    """(evaluation, selection) cell lines of a dataset: lines without any response and the example lines are out of
+    both; the rest split by ``selection_mask``. One definition for the training pipeline's CV and the benchmarks."""
+    data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
+    data = data.select(cells=~np.isin(data.cell_lines, choose_examples(data)))
+    chosen = selection_mask(data.cell_lines)
+    return data.select(cells=~chosen), data.select(cells=chosen)
 
 
 def lineages(data: ResponseData) -> np.ndarray:
