@@ -18,7 +18,7 @@ import pandas as pd
 
 from neurix_core.model.bundle import ModelBundle
 from neurix_core.predict import PREDICTION_COLUMNS, ModelInput, predict_matrix
-from neurix_core.predict_levels import COMPOUND_COLUMNS, consensus
+from neurix_core.predict_levels import COMPOUND_COLUMNS, consensus, predicted_auc
 
 SCREEN_LEVEL_COLUMNS = [
     *PREDICTION_COLUMNS,
@@ -255,7 +255,7 @@ def predict_block(bundle: ModelBundle, model_input: ModelInput, level: str = "co
     values["hit_rate"] = trust["hit_rate"][drug_row]
     values["_sample_in_domain"] = trust["in_domain"]
     values["_sample_domain_distance"] = np.asarray(trust["domain_distance"])
-    values["predicted_auc"] = _predicted_auc(drugs, drug_row, values["z_log_auc"])  # type: ignore[arg-type]
+    values["predicted_auc"] = predicted_auc(drugs, drug_row, values["z_log_auc"])  # type: ignore[arg-type]
     choice = model_input.scaling
     constants = {
         "platform": choice.platform if choice else "unknown",
@@ -272,15 +272,6 @@ def predict_block(bundle: ModelBundle, model_input: ModelInput, level: str = "co
         constants=constants,
         drug_name=drug_name,
     )
-
-
-def _predicted_auc(drugs: pd.DataFrame, drug_row: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """exp(log_auc_mean + z·log_auc_sd) of each row's drug (NaN when the drug table lacks the scale)."""
-    if not {"log_auc_mean", "log_auc_sd"} <= set(drugs.columns):
-        return np.full(len(z), np.nan)
-    mean = drugs["log_auc_mean"].to_numpy(dtype=np.float64)[drug_row]
-    sd = drugs["log_auc_sd"].to_numpy(dtype=np.float64)[drug_row]
-    return np.exp(mean + z * sd)
 
 
 def _display_names(drugs: pd.DataFrame, agreed) -> np.ndarray:

@@ -63,17 +63,20 @@ def add_drug_columns(table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:
 
     One hash lookup of the drug keys, then array takes (a cohort partition has ~700 rows per sample).
     """
-    info = drugs.set_index("drug_key")
     table = table.copy()
-    codes = info.index.get_indexer(table["drug_key"])  # -1: a key the drug table lacks (NaN, as ``map``)
-    table["compound_id"] = info["compound_id"].array.take(codes, allow_fill=True)
-    if {"log_auc_mean", "log_auc_sd"} <= set(info.columns):
-        mean = _take_float(info["log_auc_mean"], codes)
-        sd = _take_float(info["log_auc_sd"], codes)
-        table["predicted_auc"] = np.exp(mean + table["z_log_auc"].to_numpy(dtype=np.float64) * sd)
-    else:
-        table["predicted_auc"] = np.nan
+    # -1: a key the drug table lacks (NaN, as ``map``)
+    codes = pd.Index(drugs["drug_key"]).get_indexer(table["drug_key"])
+    table["compound_id"] = drugs["compound_id"].array.take(codes, allow_fill=True)
+    table["predicted_auc"] = predicted_auc(drugs, codes, table["z_log_auc"].to_numpy(dtype=np.float64))
     return table
+
+
+def predicted_auc(drugs: pd.DataFrame, rows: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """exp(log_auc_mean + z·log_auc_sd) of drug-table rows ``rows`` (-1: a drug the table lacks → NaN); all NaN
+    when the drug table has no log-AUC scale."""
+    if not {"log_auc_mean", "log_auc_sd"} <= set(drugs.columns):
+        return np.full(len(z), np.nan)
+    return np.exp(_take_float(drugs["log_auc_mean"], rows) + z * _take_float(drugs["log_auc_sd"], rows))
 
 
 def _take_float(column: pd.Series, codes: np.ndarray) -> np.ndarray:

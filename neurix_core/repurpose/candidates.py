@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.errors import NeurixError
+from neurix_core.predict_levels import predicted_auc
 
 VOCABULARY = Path(__file__).with_name("indication_vocabulary.csv")
 SOLID = "*solid"
@@ -125,9 +126,8 @@ def repurposing_candidates(
     for column in ("phase", "indication", "disease_area"):
         table[column] = table["drug_key"].map(annotation[column]).fillna("").astype(str)
     if "predicted_auc" not in table and {"log_auc_mean", "log_auc_sd"} <= set(annotation.columns):
-        mean = table["drug_key"].map(annotation["log_auc_mean"]).astype(float)
-        sd = table["drug_key"].map(annotation["log_auc_sd"]).astype(float)
-        table["predicted_auc"] = np.exp(mean + table["z_log_auc"].astype(float) * sd)
+        rows = pd.Index(drugs["drug_key"]).get_indexer(table["drug_key"])
+        table["predicted_auc"] = predicted_auc(drugs, rows, table["z_log_auc"].to_numpy(dtype=np.float64))
     if "hit_rate" not in table and "hit_rate" in annotation:
         table["hit_rate"] = table["drug_key"].map(annotation["hit_rate"]).astype(float)
     table["approved"] = table["phase"].str.contains(APPROVED)
