@@ -133,14 +133,21 @@ def stability(reference: np.ndarray, members: np.ndarray, top: int = TOP) -> dic
     }
 
 
+MARKS = (UNSTABLE, PARTLY, STABLE)  # indexed by ``stability_levels``
+
+
+def stability_levels(agreeing: np.ndarray, n_members: int) -> np.ndarray:
+    """All members agree → 2 (stable); at least half → 1 (partly stable); fewer → 0 (specific to the served
+    model), for an array of agreeing-member counts."""
+    agreeing = np.asarray(agreeing)
+    return np.where(agreeing >= n_members, 2, np.where(2 * agreeing >= n_members, 1, 0))
+
+
 def stability_mark(agreeing: int, n_members: int) -> str:
-    """All members agree → stable; at least half → partly stable; fewer → specific to the served model."""
-    if agreeing >= n_members:
-        return STABLE
-    return PARTLY if 2 * agreeing >= n_members else UNSTABLE
+    """The mark of one gene (see :func:`stability_levels`)."""
+    return MARKS[int(stability_levels(agreeing, n_members))]
 
 
 def stability_marks(agreeing: np.ndarray, n_members: int) -> np.ndarray:
     """:func:`stability_mark` for an array of agreeing-member counts."""
-    agreeing = np.asarray(agreeing)
-    return np.where(agreeing >= n_members, STABLE, np.where(2 * agreeing >= n_members, PARTLY, UNSTABLE))
+    return np.asarray(MARKS)[stability_levels(agreeing, n_members)]

@@ -24,14 +24,7 @@ from pandas.api.extensions import ExtensionArray
 
 from neurix_core.explain.lrp import InteractionLRP, ranked_relevance
 from neurix_core.explain.readable import target_coverage
-from neurix_core.explain.stability import (
-    PARTLY,
-    STABLE,
-    UNSTABLE,
-    Member,
-    member_relevance,
-    stability,
-)
+from neurix_core.explain.stability import MARKS, Member, member_relevance, stability, stability_levels
 from neurix_core.predict import ModelInput
 
 NO_MEMBERS = "n/a (no fold models in this bundle)"
@@ -83,7 +76,7 @@ class BundleLabels:
 _LABELS: dict[int, tuple[weakref.ref, BundleLabels]] = {}  # id(bundle) → (the bundle, its labels)
 _LABELS_LOCK = threading.Lock()
 _DIRECTION = pd.array(["sensitising", "resistance"], dtype="str")
-_MARKS = pd.array([UNSTABLE, PARTLY, STABLE], dtype="str")
+_MARKS = pd.array(list(MARKS), dtype="str")
 
 
 def bundle_labels(bundle) -> BundleLabels:
@@ -179,10 +172,8 @@ def explanation_table(
         table["rank_correlation"] = np.nan
         table["top20_overlap"] = np.nan
         return table
-    n_members = len(members)
-    marks = np.where(agreeing >= n_members, 2, np.where(2 * agreeing >= n_members, 1, 0))
     table["agreeing_models"] = agreeing
-    table["stability"] = _MARKS.take(marks)
+    table["stability"] = _MARKS.take(stability_levels(agreeing, len(members)))
     table["rank_correlation"] = rank_correlation
     table["top20_overlap"] = top_overlap
     return table
