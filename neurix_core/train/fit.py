@@ -135,11 +135,12 @@ def fit(
     n_cells = x_all.shape[0]
     linear, offset_all = None, None
     if training.linear_weight > 0:
-        linear, loo = fit_linear_component(x_all.cpu().numpy(), y_scaled)
+        x_host = x_all.cpu().numpy()
+        linear, loo = fit_linear_component(x_host, y_scaled)
         if training.joint_hybrid:
             # out-of-sample ridge predictions on the training lines (the in-sample fit is near perfect): what the
             # ridge part will contribute for a new tumour; untested pairs carry no loss, unfitted drugs its constant
-            ridge = np.where(np.isfinite(loo), loo, linear.predict(x_all.cpu().numpy()))
+            ridge = np.where(np.isfinite(loo), loo, linear.predict(x_host))
             offset_all = torch.from_numpy((training.linear_weight * ridge).astype(np.float32)).to(device)
     network_share = 1.0 - training.linear_weight if offset_all is not None else 1.0
     history: list[float] = []

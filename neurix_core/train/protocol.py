@@ -58,7 +58,8 @@ def choose_examples(data: ResponseData, n_examples: int = N_EXAMPLES, seed: int 
 
 def protocol_lines(data: ResponseData) -> tuple[ResponseData, ResponseData]:
     """(evaluation, selection) cell lines of a dataset: lines without any response and the example lines are out of
-    both; the rest split by ``selection_mask``. One definition for the training pipeline's CV and the benchmarks."""
+    both; the rest split by ``selection_mask`` (the split ``neurix train`` makes in steps, as it also needs the
+    example lines and the non-example lines it fits the final model on)."""
     data = data.select(cells=np.isfinite(data.log_auc).any(axis=1))
     data = data.select(cells=~np.isin(data.cell_lines, choose_examples(data)))
     chosen = selection_mask(data.cell_lines)
