@@ -170,11 +170,7 @@ def current_symbol(symbol: str, table: GeneTable | None = None) -> str | None:
         table = gene_table()
     if table is None:
         return text
-    for candidate in dict.fromkeys((text.upper(), text.upper().replace(".", "-"))):
-        found = table.approved.get(candidate) or table.previous.get(candidate)
-        if found:
-            return found
-    return None
+    return _current_in(text.upper(), table)
 
 
 def _current_in(key: str, table: GeneTable) -> str | None:
