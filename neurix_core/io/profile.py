@@ -282,8 +282,13 @@ def _label_axes(
         has_labels = False
     elif _mostly_text(np.asarray(body_col, dtype=object)):
         has_labels = True
-    else:  # a numeric first column holds labels only if they look like Entrez ids
-        looks_like_ids = len(set(body_col)) == len(body_col) and _gene_fraction(body_col, known_genes) >= 0.5
+    else:  # a numeric first column holds labels only if they look like Entrez ids, or, under a header row of
+        # genes, if they are unique sample ids (numbered samples keep their names)
+        unique = len(set(body_col)) == len(body_col)
+        looks_like_ids = unique and _gene_fraction(body_col, known_genes) >= 0.5
+        looks_like_ids = looks_like_ids or (
+            unique and has_header and _gene_fraction(first_row[1:], known_genes) >= 0.5
+        )
         has_labels = looks_like_ids and (
             _is_label_header(first_row[0]) or numeric_header
             if has_header
