@@ -373,7 +373,11 @@ def _select_samples(
     names = [s.strip().lower() for s in samples]
     keep = [i for i, n in enumerate(names) if n not in ANNOTATION_COLUMNS]
     if len(keep) < len(names):
-        warnings.append(f"Ignored {len(names) - len(keep)} annotation column(s) (lengths, biotypes, ...).")
+        ignored = ", ".join(repr(samples[i]) for i in range(len(names)) if i not in set(keep))
+        warnings.append(
+            f"Ignored {len(names) - len(keep)} annotation column(s) (lengths, biotypes, ...): {ignored}. "
+            "A sample with such a name was not read: rename it to include it."
+        )
     kept_names = [names[i] for i in keep]
     if not kept_names or not all(n in QUANTIFIER_COLUMNS for n in kept_names):
         return cells[keep, :], [samples[i] for i in keep], values
