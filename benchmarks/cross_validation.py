@@ -3,9 +3,9 @@
 Protocol (`neurix_core/train/protocol.py`): the six example lines are out of everything; 20% of the other lines form
 the fixed selection split that chose the blend weight (`benchmarks/model_selection.py`) and never enter this CV;
 the remaining evaluation lines get 5-fold CV under several partition seeds. Each fold fits the shipped model type
-(interaction network + per-drug ridge with its penalty chosen per drug by leave-one-out on the training folds); its
-parts give the network-only and ridge-only predictions, and the tissue-only lookup runs on the same folds. Per-drug
-ρ comes from pooled out-of-fold predictions, averaged over the partitions.
+(interaction network + per-drug ridge with its penalty chosen per drug by leave-one-out on the training folds +
+reduced-rank linear model); its parts give the network-only and ridge-only predictions, and the tissue-only lookup
+runs on the same folds. Per-drug ρ comes from pooled out-of-fold predictions, averaged over the partitions.
 
     python benchmarks/cross_validation.py --partition 0      # fit and cache one partition (can run in parallel)
     python benchmarks/cross_validation.py --seeds 0,1,2      # fit what is not cached, then report
@@ -48,14 +48,24 @@ def evaluation_data(data_dir: Path) -> ResponseData:
     return protocol_lines(build_dataset(data_dir, ["GDSC1", "GDSC2"]))[0]
 
 
+PARTS = ("network", "ridge", "reduced_rank", "tissue")
+CACHE_VERSION = 2  # 2: dropout masks from uniform draws (FastDropout), and the reduced-rank part
+
+
 def cache_file(cache: Path, seed: int, training: TrainingConfig) -> Path:
     """One file per partition and network setting: a changed model never reuses another's predictions."""
-    return cache / f"partition_{seed}_e{training.epochs}_b{training.batch_cell_lines}.npz"
+    return cache / f"partition_{seed}_e{training.epochs}_b{training.batch_cell_lines}_v{CACHE_VERSION}.npz"
 
 
 def run_partition(data: ResponseData, seed: int, cache: Path, training: TrainingConfig) -> None:
-    """Fit one partition's folds and cache the network, ridge and tissue out-of-fold predictions."""
-    fit_config = TrainingConfig(**{**training.to_dict(), "linear_weight": max(training.linear_weight, 0.5)})
+    """Fit one partition's folds and cache each part's and the tissue lookup's out-of-fold predictions."""
+    fit_config = TrainingConfig(
+        **{
+            **training.to_dict(),
+            "linear_weight": max(training.linear_weight, 0.1),  # every part is fitted, whatever its share
+            "reduced_rank_weight": max(training.reduced_rank_weight, 0.1),
+        }
+    )
     start = time.perf_counter()
     runs = cross_validate_methods(
         data,
@@ -71,19 +81,21 @@ def run_partition(data: ResponseData, seed: int, cache: Path, training: Training
         folds=runs.result.folds,
         seconds=time.perf_counter() - start,
         epochs=training.epochs,
-        **{name: runs.predictions[name] for name in ("network", "ridge", "tissue")},
+        **{name: runs.predictions[name] for name in PARTS},
     )
 
 
 def load_partition(
     data: ResponseData, seed: int, cache: Path, training: TrainingConfig
 ) -> tuple[MethodPredictions, float]:
-    weight = training.linear_weight
+    ridge_share, reduced_share = training.linear_weight, training.reduced_rank_weight
     stored = np.load(cache_file(cache, seed, training))
-    predictions = {name: stored[name] for name in ("network", "ridge", "tissue")}
-    predictions["model"] = ((1 - weight) * predictions["network"] + weight * predictions["ridge"]).astype(
-        np.float32
-    )
+    predictions = {name: stored[name] for name in PARTS}
+    predictions["model"] = (
+        (1 - ridge_share - reduced_share) * predictions["network"]
+        + ridge_share * predictions["ridge"]
+        + reduced_share * predictions["reduced_rank"]
+    ).astype(np.float32)
     result = CrossValidationResult(stored["folds"], predictions["model"], None, {}, float(stored["seconds"]))
     return MethodPredictions(seed, result, predictions), float(stored["seconds"])
 
@@ -132,9 +144,10 @@ def markdown(results: dict) -> str:
             "ahead of ridge."
         )
     lines.append(
-        f"\nBlend weight of the ridge part w = {results['linear_weight']} (chosen on the selection split), "
-        f"network {results['epochs']} epochs, batches of {results.get('batch_cell_lines', 32)} cell lines. "
-        "Fitting one partition (5 folds, network + ridge) took "
+        f"\nShares of the hybrid (chosen on the selection split): ridge {results['linear_weight']}, reduced-rank "
+        f"linear model {results.get('reduced_rank_weight', 0.0)}, network the rest; {results['epochs']} epochs, "
+        f"batches of {results.get('batch_cell_lines', 32)} cell lines. "
+        "Fitting one partition (5 folds, all parts) took "
         f"{', '.join(f'{v:.0f}' for v in results['partition_seconds'])} s on a shared machine."
     )
     return "\n".join(lines) + "\n"
@@ -170,6 +183,7 @@ def main() -> None:
         "n_drugs": len(data.drugs),
         "n_selection_lines": int(round(len(data.cell_lines) / 0.8 * 0.2)),
         "linear_weight": training.linear_weight,
+        "reduced_rank_weight": training.reduced_rank_weight,
         "epochs": training.epochs,
         "batch_cell_lines": training.batch_cell_lines,
         **benchmark_record(training, data.source_fingerprint),

@@ -93,17 +93,33 @@ def test_protocol_lines_keep_examples_and_untested_lines_out_of_both_roles() -> 
     assert len(selection.cell_lines) == round(0.2 * len(used))
 
 
+def test_drugs_screened_on_the_same_lines_share_one_solve_and_get_their_own_fit() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(80, 20))
+    y = x @ rng.normal(size=(20, 2)) * 0.3 + rng.normal(size=(80, 2))
+    y[:50, :] = np.nan  # both mostly untested on the same lines: one eigendecomposition for the pair
+    alone, loo_alone = fit_linear_component(x, y[:, :1])
+    both, loo_both = fit_linear_component(x, np.column_stack([y[:, 0], 2 * y[:, 0], y[:, 1]]))
+    np.testing.assert_allclose(both.weights[:, 0], alone.weights[:, 0], atol=1e-9)
+    np.testing.assert_allclose(both.weights[:, 1], 2 * alone.weights[:, 0], atol=1e-9)  # linear in y, same α
+    assert both.alpha[0] == both.alpha[1] == alone.alpha[0]
+    np.testing.assert_allclose(loo_both[:, 1], 2 * loo_alone[:, 0], atol=1e-9)
+    assert not np.allclose(both.weights[:, 2], both.weights[:, 0])
+
+
 def test_cv_of_the_hybrid_gives_every_method_on_the_same_folds() -> None:
     data = planted_data(n_cells=100)
     data.cell_info = pd.DataFrame(
         {"lineage": ["lung" if i % 2 else "skin" for i in range(100)]}, index=data.cell_lines
     )
-    training = TrainingConfig(epochs=20, learning_rate=3e-3, linear_weight=0.5)
+    training = TrainingConfig(epochs=20, learning_rate=3e-3, linear_weight=0.5, reduced_rank_weight=0.2)
     runs = cross_validate_methods(data, training, SMALL, n_folds=4)
     predictions = runs.predictions
-    assert set(predictions) == {"model", "network", "ridge", "tissue"}
+    assert set(predictions) == {"model", "network", "ridge", "reduced_rank", "tissue"}
     np.testing.assert_allclose(
-        predictions["model"], 0.5 * predictions["network"] + 0.5 * predictions["ridge"], atol=1e-5
+        predictions["model"],
+        0.3 * predictions["network"] + 0.5 * predictions["ridge"] + 0.2 * predictions["reduced_rank"],
+        atol=1e-5,
     )
     summary = summarise_methods(data, [runs])
     assert summary["ridge"]["summary"]["all"]["mean_rho"] > 0.6  # planted linear signal
@@ -114,12 +130,16 @@ def test_cv_of_the_hybrid_gives_every_method_on_the_same_folds() -> None:
 
 def test_hybrid_bundle_round_trip_and_version_one_bundles(tmp_path) -> None:
     data = planted_data(n_cells=60)
-    fitted = fit(data, TrainingConfig(epochs=2, linear_weight=0.3), SMALL, fingerprints=torch.zeros(12, 8))
+    training = TrainingConfig(epochs=2, linear_weight=0.3, reduced_rank_weight=0.2)
+    fitted = fit(data, training, SMALL, fingerprints=torch.zeros(12, 8))
     directory = save_bundle(
         tmp_path / "b", fitted, data.genes, data.drugs.assign(cv_rho=0.3), {}, {}, ["GDSC2"]
     )
     bundle = load_bundle(directory)
-    assert bundle.fitted.linear_weight == pytest.approx(0.3)
+    assert bundle.fitted.linear_weight == pytest.approx(
+        0.5
+    )  # ridge 0.3 + reduced rank 0.2, stored as one part
+    assert bundle.fitted.training == training
     scaled = fitted.gene_scaler.transform(data.expression[:3])
     # the ridge weights are stored as float16: within the 1e-3 the bundle may differ, and as the recorded bound says
     bound = float16_storage_error(fitted.linear, fitted.linear_weight, scaled)
@@ -133,9 +153,12 @@ def test_hybrid_bundle_round_trip_and_version_one_bundles(tmp_path) -> None:
     manifest = json.loads((directory / "manifest.json").read_text())
     manifest.update(format_version=1)
     manifest.pop("linear_weight")
+    for setting in ("reduced_rank_weight", "joint_hybrid"):
+        manifest["training_config"].pop(setting)  # settings added after version 1: they ran without them
     (directory / "manifest.json").write_text(json.dumps(manifest))
     old = load_bundle(directory)
     assert old.fitted.linear is None
+    assert old.fitted.training.reduced_rank_weight == 0.0 and not old.fitted.training.joint_hybrid
     np.testing.assert_allclose(old.fitted.predict_scaled(scaled), fitted.predict_network(scaled), atol=1e-6)
 
 

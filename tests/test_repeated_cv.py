@@ -109,3 +109,13 @@ def test_train_refuses_a_foreign_results_file_before_training(tmp_path: Path, ca
     assert code == 2
     assert "does not record its training settings" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_a_file_from_before_the_reduced_rank_part_counts_as_run_without_it(tmp_path: Path) -> None:
+    path = results_file(tmp_path, TrainingConfig(reduced_rank_weight=0.0), FINGERPRINT)
+    record = json.loads(path.read_text())
+    del record["training"]["reduced_rank_weight"]  # written before the setting existed
+    path.write_text(json.dumps(record))
+    with pytest.raises(RepeatedCVMismatchError, match="reduced_rank_weight 0.0 ≠ 0.2"):
+        read_repeated_cv(path, TrainingConfig())
+    assert read_repeated_cv(path, TrainingConfig(reduced_rank_weight=0.0))["summary"]

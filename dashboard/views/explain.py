@@ -20,8 +20,8 @@ from dashboard import widgets as w
 from neurix_core.explain.readable import budget_sentence, explanation_overview
 from neurix_core.explain.stability import LEGEND
 from neurix_core.report.figures import gene_bars, relevance_heatmap
+from neurix_core.report.text import RELEVANCE_IN_ONE_LINE, SIGN_CONVENTION, TARGET_MARK
 from neurix_core.report.text import RELEVANCE_UNITS as UNITS
-from neurix_core.report.text import SIGN_CONVENTION, TARGET_MARK
 
 T = TypeVar("T")
 
@@ -200,7 +200,11 @@ def render() -> None:
     cols = st.columns(2)
     n_genes = cols[0].slider("Genes in the heatmap", 10, 60, 25, step=5, key="explain_heatmap_genes")
     per_side = cols[1].slider("Top sensitising / resistance genes per drug", 3, 20, 8, key="explain_per_side")
-    st.info(f"{SIGN_CONVENTION} {UNITS}", icon=":material/explore:")
+    st.info(RELEVANCE_IN_ONE_LINE, icon=":material/explore:")
+    with st.expander(
+        "How to read gene relevance"
+    ):  # the full conventions, folded so the heatmap stays in view
+        st.markdown(f"{SIGN_CONVENTION}\n\n{UNITS}")
     if not selected:
         st.info("Choose at least one drug to explain.", icon=":material/info:")
         return

@@ -27,7 +27,7 @@ from neurix_core.report.protocol import (
     repeated_cv_text,
     repeated_protocol,
 )
-from neurix_core.report.text import PLATFORM_CAVEAT, training_data_text
+from neurix_core.report.text import PLATFORM_CAVEAT, hybrid_text, training_data_text
 
 EXTERNAL_TITLES = {
     "gdsc_to_prism": "GDSC → PRISM: trained on GDSC cell lines, scored against PRISM measurements",
@@ -128,11 +128,8 @@ def _protocol(neurix: Neurix) -> None:
     if text is None:
         return
     st.subheader("Against the baselines, and beyond tissue of origin")
-    st.markdown(
-        "The shipped model is a **hybrid**: the interaction network plus a per-drug ridge regression on the same "
-        f"genes (ridge share {neurix.bundle.fitted.linear_weight:.2f}); both parts are explained gene by gene. "
-        + text
-    )
+    fitted = neurix.bundle.fitted
+    st.markdown(f"{hybrid_text(fitted.training.to_dict(), fitted.linear_weight)} {text}")
     repeated = repeated_cv_text(validation)
     if repeated is not None:
         protocol = repeated_protocol(validation)

@@ -22,10 +22,11 @@ Biases absorb part of the relevance (for a unit with positive output the share b
 γ-denominator), so Σ_genes R = ŷ − (bias-absorbed relevance); with zero biases the sum equals the
 prediction (up to the 1e-6 stabiliser).
 
-Hybrid models (bundle format 2): the prediction is (1 − w)·network + w·(x·β_d + b_d), a per-drug ridge part beside
-the interaction term. Its gene relevances are exact, w·x_g·β_gd; the explainer adds them to (1 − w)·LRP, so a gene's
-relevance is its share of the whole prediction. What no gene carries (the bias share) is w·b_d plus what the
-network's biases absorb: ``bias_share`` states it, and Σ_genes R + bias share = prediction.
+Hybrid models (bundle format 2): the prediction is (1 − w)·network + w·(x·β_d + b_d), a linear part beside the
+interaction term (the per-drug ridge and the reduced-rank model, blended into one set of weights when trained).
+Its gene relevances are exact, w·x_g·β_gd; the explainer adds them to (1 − w)·LRP, so a gene's relevance is its
+share of the whole prediction. What no gene carries (the bias share) is w·b_d plus what the network's biases
+absorb: ``bias_share`` states it, and Σ_genes R + bias share = prediction.
 
 Speed: for a fixed input the whole LRP backward pass is linear in the output relevance. So per profile we
 compute the genes × K "basis" (relevance of each gene when unit k receives relevance 1) in one batched

@@ -18,7 +18,8 @@ A bundle is a directory::
                       neurix_core/explain/discovery.py)
     members.pt        a few CV fold models' expression towers (fp16) for explanation stability (optional;
                       neurix_core/explain/stability.py)
-    linear.npz        the hybrid's per-drug ridge part: weights (genes × drugs, float16), intercept, chosen penalty
+    linear.npz        the hybrid's linear part (ridge + reduced rank): weights (genes × drugs, float16), intercept,
+                      the ridge's chosen penalty
                       (format version 2; the manifest's ``linear_weight`` is its share of the prediction)
 
 Format version 2 added the linear part; version-1 bundles (network only) still load.
@@ -351,7 +352,7 @@ def _load_bundle(directory: Path) -> ModelBundle:
             model=model,
             gene_scaler=GeneScaler(mean=arrays["scaler_mean"], std=arrays["scaler_std"]),
             target_scaler=TargetScaler(mean=arrays["target_mean"], std=arrays["target_std"]),
-            training=TrainingConfig(**manifest.get("training_config", {})),
+            training=TrainingConfig.from_record(manifest.get("training_config", {})),
             loss_history=list(manifest.get("loss_history", [])),
             linear=linear,
             linear_weight=linear_weight if linear is not None else 0.0,

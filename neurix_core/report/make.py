@@ -64,12 +64,17 @@ def _quality_record(quality: DataQuality, sample: str) -> Mapping | None:
 
 
 def model_text(neurix: Neurix) -> str:
-    """The bundle's training-data sentence with its own numbers of genes, entries and compounds."""
-    from neurix_core.report.text import training_data_text
+    """The bundle's training-data sentence with its own numbers of genes, entries and compounds, and what its
+    prediction is made of."""
+    from neurix_core.report.text import hybrid_text, training_data_text
 
     drugs = neurix.bundle.drugs
     compounds = drugs["compound_id"].nunique() if "compound_id" in drugs else len(drugs)
-    return training_data_text(len(neurix.bundle.genes), len(drugs), compounds)
+    fitted = neurix.bundle.fitted
+    composition = hybrid_text(
+        fitted.training.to_dict(), fitted.linear_weight if fitted.linear is not None else 0.0
+    )
+    return f"{training_data_text(len(neurix.bundle.genes), len(drugs), compounds)} {composition}"
 
 
 def make_report(

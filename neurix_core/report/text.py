@@ -58,6 +58,27 @@ def training_data_text(n_genes: int, n_entries: int, n_compounds: int) -> str:
     return TRAINING_DATA.format(n_genes=n_genes, n_entries=n_entries, n_compounds=n_compounds)
 
 
+def hybrid_text(training: dict, linear_weight: float) -> str:
+    """What the shipped prediction is made of, with this bundle's shares (``training``: its training settings;
+    ``linear_weight``: the linear part's total share). Bundles from before the reduced-rank part have none of it."""
+    if linear_weight <= 0:
+        return "The model is the interaction network alone."
+    reduced = float(training.get("reduced_rank_weight", 0.0) or 0.0)
+    ridge = linear_weight - reduced
+    parts = [
+        f"the interaction network ({1 - linear_weight:.0%})",
+        f"a per-drug ridge regression ({ridge:.0%})",
+    ]
+    if reduced > 0:
+        parts.append(
+            f"a reduced-rank linear model, one linear map of the genes read out by the drug tower ({reduced:.0%})"
+        )
+    return (
+        f"The model is a hybrid, the weighted sum of {', '.join(parts[:-1])} and {parts[-1]}. "
+        "The linear parts are explained exactly (expression × weight), the network by LRP."
+    )
+
+
 SIGN_CONVENTION = (
     "Predictions are z-scored log AUC: negative means the sample is predicted to be more sensitive than "
     "the average cell line, positive more resistant. Gene relevance (LRP) splits one prediction over the "
@@ -304,6 +325,10 @@ def expression_level(z: float | None) -> str:
     return "average"
 
 
+RELEVANCE_IN_ONE_LINE = (
+    "Blue (negative) relevance pushed this sample's prediction towards sensitivity, red (positive) towards "
+    "resistance; each gene's share is in the prediction's units (z log AUC)."
+)
 RELEVANCE_UNITS = (
     "Units: a gene's relevance is its share of the predicted z log AUC (same units as the prediction). The shares "
     "of all genes plus a small bias share (what the network's biases absorb) add up to the prediction."

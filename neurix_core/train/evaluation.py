@@ -45,7 +45,8 @@ def cross_validate_methods(
     seed: int = 0,
     on_fold: Callable[[int, float], None] | None = None,
 ) -> MethodPredictions:
-    """One partition: the hybrid's CV, plus its network and ridge parts and the tissue lookup on the same folds."""
+    """One partition: the hybrid's CV, plus its network, ridge and reduced-rank parts and the tissue lookup on the same
+    folds."""
     models: list[FittedModel] = []
     result = cross_validate(
         data, interaction_predictor(training, architecture, keep_models=models), n_folds, seed, on_fold
@@ -53,18 +54,25 @@ def cross_validate_methods(
     result.fold_models = models
     network = np.full(data.log_auc.shape, np.nan, dtype=np.float32)
     ridge = np.full(data.log_auc.shape, np.nan, dtype=np.float32)
+    reduced_rank = np.full(data.log_auc.shape, np.nan, dtype=np.float32)
     tissue = np.full(data.log_auc.shape, np.nan, dtype=np.float32)
     lookup = tissue_predictor()
     for fold, fitted in enumerate(models):
         test = result.folds == fold
         scaled = fitted.gene_scaler.transform(data.expression[test])
         network[test] = fitted.predict_network(scaled)
-        if fitted.linear is not None:
-            ridge[test] = fitted.linear.predict(scaled)
+        if fitted.ridge is not None:
+            ridge[test] = fitted.ridge.predict(scaled)
+        if fitted.reduced_rank is not None:
+            reduced_rank[test] = fitted.reduced_rank.predict(scaled)
         tissue[test] = lookup(data.select(cells=~test), data.select(cells=test))
     predictions = {"model": result.predictions, "network": network, "tissue": tissue}
     if np.isfinite(ridge).any():
         predictions["ridge"] = ridge
+    if np.isfinite(reduced_rank).any():
+        predictions["reduced_rank"] = (
+            reduced_rank  # the hybrid's other linear piece, for re-blending cached runs
+        )
     return MethodPredictions(seed, result, predictions)
 
 

@@ -107,8 +107,8 @@ def run_validation(
     clock: PhaseClock | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Cell-line CV of the shipped model type on the evaluation lines (the selection lines stay out: they chose the
-    blend weight and epochs), with its network and ridge parts and the tissue lookup on the same folds, and
-    optionally GDSC↔PRISM external validation.
+    shares of the hybrid's parts and epochs), with its network and ridge parts and the tissue lookup on the same
+    folds, and optionally GDSC↔PRISM external validation.
 
     Returns the model-card dictionary and the drug table with per-drug ``cv_rho`` (pooled out-of-fold ρ; with
     ``baseline`` also ``ridge_rho``, ``network_rho`` and ``tissue_rho``). ``full`` must hold GDSC1/GDSC2 and PRISM
@@ -270,7 +270,7 @@ def train_bundle(
             fitted.linear, fitted.linear_weight, fitted.gene_scaler.transform(model_data.expression)
         )
         extra["linear_float16_max_abs_change"] = error
-        log(f"ridge part stored as float16: predictions change by at most {error:.2e} on the training lines")
+        log(f"linear part stored as float16: predictions change by at most {error:.2e} on the training lines")
     clock.lap("float16 check")
     extra["training_time"] = clock.record()  # the write itself (a few seconds) is not included
     return save_bundle(

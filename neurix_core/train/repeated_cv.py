@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from neurix_core.errors import NeurixError
-from neurix_core.model.towers import TrainingConfig
+from neurix_core.model.towers import SETTINGS_BEFORE_THEY_EXISTED, TrainingConfig
 
 # the settings that change what a fold model predicts (the seed only picks a network initialisation)
 COMPARED_SETTINGS = (
@@ -25,6 +25,7 @@ COMPARED_SETTINGS = (
     "weight_decay",
     "linear_weight",
     "joint_hybrid",
+    "reduced_rank_weight",
 )
 METHODS = ("model", "network", "ridge", "tissue")
 
@@ -57,11 +58,10 @@ def read_repeated_cv(path: str | Path, training: TrainingConfig) -> dict:
             f"{Path(path).name} does not record its training settings; rerun benchmarks/cross_validation.py"
         )
     settings = training.to_dict()
-    defaults = TrainingConfig().to_dict()  # a setting added later: files written before ran with its default
     differing = [
-        f"{key} {ran.get(key, defaults[key])} ≠ {settings[key]}"
+        f"{key} {ran.get(key, SETTINGS_BEFORE_THEY_EXISTED.get(key))} ≠ {settings[key]}"
         for key in COMPARED_SETTINGS
-        if ran.get(key, defaults[key]) != settings[key]
+        if ran.get(key, SETTINGS_BEFORE_THEY_EXISTED.get(key)) != settings[key]
     ]
     if differing:
         raise RepeatedCVMismatchError(
