@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,8 +193,9 @@ def run_partition(task: PartitionTask) -> dict:
     if predictions is not None:
         drugs = neurix.bundle.drugs
         with clock("write_predictions"):
-            _write_parquet(
-                predictions.to_arrow(drugs), out / PREDICTIONS / f"{task.name}.parquet", block=True
+            table = predictions.to_arrow(drugs)
+            _write_atomically(
+                out / PREDICTIONS / f"{task.name}.parquet", lambda tmp: write_parquet(table, tmp)
             )
         rows["prediction_rows"] = len(predictions)
         with clock("drug_partials"):
@@ -505,27 +506,26 @@ def _arrow(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _write_parquet(table, path: Path, block: bool = False) -> None:
-    """Write next to the target, then rename: readers never see half a file, a re-run replaces it whole.
-
-    ``block``: a ``PredictionBlock.to_arrow`` table, written by ``predict_block.write_parquet``.
-    """
-    import pyarrow.parquet as pq
-
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` to a file next to the target, then rename: readers never see half a file, a re-run replaces it
+    whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    if block:
-        write_parquet(table, tmp)
-    else:
-        pq.write_table(table, tmp)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def _write_parquet(table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    _write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _write_text(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with open(tmp, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    _write_atomically(path, write)
