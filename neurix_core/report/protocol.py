@@ -67,12 +67,12 @@ def protocol_text(validation: Mapping | None) -> str | None:
     return (
         f"{validation.get('cross_validation', {}).get('n_folds', 5)}-fold cross-validation over "
         f"{protocol.get('n_cell_lines', '?')} evaluation cell lines; "
-        f"{validation.get('n_selection_cell_lines', '?')} other lines (the selection split) chose the blend "
-        "weight and training length and are never scored here, and six example lines are out of everything. "
-        "Every method runs on the same folds with scalers fitted on the training folds; per-drug ρ comes from "
-        "pooled out-of-fold predictions. Within-lineage ρ is the mean per-drug ρ inside each lineage with ≥ 15 "
-        f"lines ({protocol.get('n_lineages_within', '?')} lineages), averaged: what the model knows beyond tissue "
-        "of origin."
+        f"{validation.get('n_selection_cell_lines', '?')} other lines (the selection split) chose the shares "
+        "of the hybrid's parts and the training length and are never scored here, and six example lines are out "
+        "of everything. Every method runs on the same folds with scalers fitted on the training folds; per-drug ρ "
+        "comes from pooled out-of-fold predictions. Within-lineage ρ is the mean per-drug ρ inside each lineage "
+        f"with ≥ 15 lines ({protocol.get('n_lineages_within', '?')} lineages), averaged: what the model knows beyond "
+        "tissue of origin."
     )
 
 

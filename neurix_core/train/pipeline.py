@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -249,29 +250,37 @@ def train_bundle(
     profiles, responses = example_tables(data, examples, fitted)
     drugs = complete_drug_table(drugs, fitted.target_scaler.mean, fitted.target_scaler.std)
     clock.lap("final model")
-    log("computing the drug map (UMAP of drug latent vectors)")
-    drug_map = compute_drug_map(fitted.model, drugs)
-    reference, reference_path = build_rnaseq_reference(
-        data_dir, platform, model_data.genes, model_data.cell_lines, log
-    )
-    clock.lap("drug map and RNA-seq reference")
-    fingerprint = dict(model_data.source_fingerprint)
-    if reference_path is not None:
-        fingerprint.update(file_fingerprint([reference_path]))
-    trust = None
-    if "cv" in cv_keep:
-        log("calibrating intervals, hit rates and the applicability domain on the out-of-fold predictions")
-        trust = trust_from_cv(cv_data, cv_keep["cv"], fitted, drugs)
-        log(trust_summary(trust))
-    clock.lap("trust calibration")
-    extra = {"example_cell_lines": examples, "expression_platform": platform}
-    if fitted.linear is not None:
-        error = float16_storage_error(
-            fitted.linear, fitted.linear_weight, fitted.gene_scaler.transform(model_data.expression)
+    # the UMAP (≈ 20 s, mostly numba compiling its kernels on one core) runs beside the single-threaded steps below
+    log("computing the drug map (UMAP of drug latent vectors) in the background")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drug-map") as background:
+        drug_map_job = background.submit(compute_drug_map, fitted.model, drugs)
+        reference, reference_path = build_rnaseq_reference(
+            data_dir, platform, model_data.genes, model_data.cell_lines, log
         )
-        extra["linear_float16_max_abs_change"] = error
-        log(f"linear part stored as float16: predictions change by at most {error:.2e} on the training lines")
-    clock.lap("float16 check")
+        clock.lap("RNA-seq reference")
+        fingerprint = dict(model_data.source_fingerprint)
+        if reference_path is not None:
+            fingerprint.update(file_fingerprint([reference_path]))
+        trust = None
+        if "cv" in cv_keep:
+            log(
+                "calibrating intervals, hit rates and the applicability domain on the out-of-fold predictions"
+            )
+            trust = trust_from_cv(cv_data, cv_keep["cv"], fitted, drugs)
+            log(trust_summary(trust))
+        clock.lap("trust calibration")
+        extra = {"example_cell_lines": examples, "expression_platform": platform}
+        if fitted.linear is not None:
+            error = float16_storage_error(
+                fitted.linear, fitted.linear_weight, fitted.gene_scaler.transform(model_data.expression)
+            )
+            extra["linear_float16_max_abs_change"] = error
+            log(
+                f"linear part stored as float16: predictions change by at most {error:.2e} on the training lines"
+            )
+        clock.lap("float16 check")
+        drug_map = drug_map_job.result()
+    clock.lap("drug map (what remained of it)")
     extra["training_time"] = clock.record()  # the write itself (a few seconds) is not included
     return save_bundle(
         out,

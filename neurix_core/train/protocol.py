@@ -1,7 +1,7 @@
 """The evaluation protocol: which cell lines choose the model, which report it, and how methods are compared.
 
 * A fixed **selection split** (20% of the non-example cell lines, seeded) is the only place where model choices
-  (blend weight, epochs, ensemble size) are scored. It never enters the reported cross-validation.
+  (the hybrid's shares, epochs, ensemble size) are scored. It never enters the reported cross-validation.
 * The **evaluation set** (the other 80%) gets repeated 5-fold CV over cell lines (several partition seeds); every
   method runs on the same folds with scalers fitted inside the training folds.
 * Per-drug ρ is computed from pooled out-of-fold predictions; **within-lineage ρ** is the same inside each lineage
