@@ -87,3 +87,13 @@ def test_the_hybrid_predicts_its_three_parts_and_the_network_trains_as_without_t
         atol=1e-5,
     )
     assert alone.linear is None and alone.ridge is None and alone.reduced_rank is None
+
+
+def test_the_model_card_names_each_part_with_its_share() -> None:
+    from neurix_core.report.text import hybrid_text
+
+    three = hybrid_text(0.55, 0.2)
+    assert "network (45%)" in three and "ridge regression (35%)" in three and "reduced-rank" in three
+    two = hybrid_text(0.5, 0.0)  # a bundle from before the reduced-rank part
+    assert "ridge regression (50%)" in two and "reduced-rank" not in two
+    assert hybrid_text(0.0, 0.0) == "The model is the interaction network alone."

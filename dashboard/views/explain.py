@@ -201,9 +201,8 @@ def render() -> None:
     n_genes = cols[0].slider("Genes in the heatmap", 10, 60, 25, step=5, key="explain_heatmap_genes")
     per_side = cols[1].slider("Top sensitising / resistance genes per drug", 3, 20, 8, key="explain_per_side")
     st.info(RELEVANCE_IN_ONE_LINE, icon=":material/explore:")
-    with st.expander(
-        "How to read gene relevance"
-    ):  # the full conventions, folded so the heatmap stays in view
+    # the full conventions, folded so the heatmap stays in view
+    with st.expander("How to read gene relevance"):
         st.markdown(f"{SIGN_CONVENTION}\n\n{UNITS}")
     if not selected:
         st.info("Choose at least one drug to explain.", icon=":material/info:")

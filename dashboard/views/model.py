@@ -129,7 +129,7 @@ def _protocol(neurix: Neurix) -> None:
         return
     st.subheader("Against the baselines, and beyond tissue of origin")
     fitted = neurix.bundle.fitted
-    st.markdown(f"{hybrid_text(fitted.training.to_dict(), fitted.linear_weight)} {text}")
+    st.markdown(f"{hybrid_text(fitted.linear_weight, fitted.training.reduced_rank_weight)} {text}")
     repeated = repeated_cv_text(validation)
     if repeated is not None:
         protocol = repeated_protocol(validation)

@@ -18,8 +18,7 @@ import json
 import os
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import pandas as pd
 
 from neurix_core.cohort.sources import CohortSource
 from neurix_core.errors import NeurixError, ProfileError
+from neurix_core.io.atomic import write_atomically
 from neurix_core.io.gene_ids import GeneMapping, map_genes
 from neurix_core.io.profile import profile_from_matrix
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, align_to_genes, coverage_refusal, prepare_input
@@ -194,7 +194,7 @@ def run_partition(task: PartitionTask) -> dict:
         drugs = neurix.bundle.drugs
         with clock("write_predictions"):
             table = predictions.to_arrow(drugs)
-            _write_atomically(
+            write_atomically(
                 out / PREDICTIONS / f"{task.name}.parquet", lambda tmp: write_parquet(table, tmp)
             )
         rows["prediction_rows"] = len(predictions)
@@ -506,19 +506,10 @@ def _arrow(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """``write`` to a file next to the target, then rename: readers never see half a file, a re-run replaces it
-    whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _write_parquet(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    _write_atomically(path, lambda tmp: pq.write_table(table, tmp))
+    write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _write_text(text: str, path: Path) -> None:
@@ -528,4 +519,4 @@ def _write_text(text: str, path: Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
 
-    _write_atomically(path, write)
+    write_atomically(path, write)

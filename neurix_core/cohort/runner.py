@@ -42,6 +42,7 @@ from neurix_core.cohort.partition import (
 )
 from neurix_core.cohort.sources import CohortSource, open_source
 from neurix_core.errors import NeurixError, ProfileError
+from neurix_core.io.atomic import write_atomically
 from neurix_core.io.profile import profile_from_matrix
 from neurix_core.predict import MIN_GENE_COVERAGE
 
@@ -187,9 +188,7 @@ def run_cohort(
         from neurix_core.cohort.anndata_io import read_cohort_anndata
 
         adata = read_cohort_anndata(run_dir)
-        tmp = h5ad.with_name(f".{h5ad.name}.tmp")
-        adata.write_h5ad(tmp)
-        os.replace(tmp, h5ad)
+        write_atomically(h5ad, adata.write_h5ad)
         result.h5ad = h5ad
     return result
 

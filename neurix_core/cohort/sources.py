@@ -13,7 +13,6 @@ partitioned from there. Convert cohorts larger than memory to .h5ad or Parquet.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.errors import ProfileError
+from neurix_core.io.atomic import write_atomically
 from neurix_core.io.gene_ids import recognised_fraction
 from neurix_core.io.h5ad import matrix_element, matrix_shape, obs_names, read_rows
 from neurix_core.io.profile import ProfileLimits, parse_profile
@@ -288,9 +288,7 @@ def _open_text(path: Path, work_dir: Path, known_genes: list[str], values: str) 
     converted.parent.mkdir(parents=True, exist_ok=True)
     frame = parsed.expression.reset_index()
     frame.columns = ["sample", *parsed.expression.columns]
-    tmp = converted.with_name(f".{converted.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False, row_group_size=1000)
-    os.replace(tmp, converted)
+    write_atomically(converted, lambda tmp: frame.to_parquet(tmp, index=False, row_group_size=1000))
     source = _open_parquet(converted, known_genes)
     # values are already log2(TPM+1) (or z-scores); re-reading them applies no further conversion
     source.values = "zscore" if parsed.value_scale == "zscore" else "log2tpm"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
+
+from neurix_core.io.atomic import write_atomically
 
 FORMAT = 1
 
@@ -42,9 +43,6 @@ def read(path: Path) -> dict[str, Any] | None:
 def write(path: Path, tables: dict[str, Any]) -> None:
     """Best effort: a read-only or full cache folder only means the next process rebuilds the table."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(tables), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: tmp.write_text(json.dumps(tables), encoding="utf-8"))
     except OSError:
         return

@@ -71,9 +71,7 @@ def model_text(neurix: Neurix) -> str:
     drugs = neurix.bundle.drugs
     compounds = drugs["compound_id"].nunique() if "compound_id" in drugs else len(drugs)
     fitted = neurix.bundle.fitted
-    composition = hybrid_text(
-        fitted.training.to_dict(), fitted.linear_weight if fitted.linear is not None else 0.0
-    )
+    composition = hybrid_text(fitted.linear_weight, fitted.training.reduced_rank_weight)
     return f"{training_data_text(len(neurix.bundle.genes), len(drugs), compounds)} {composition}"
 
 

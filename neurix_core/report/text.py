@@ -58,12 +58,11 @@ def training_data_text(n_genes: int, n_entries: int, n_compounds: int) -> str:
     return TRAINING_DATA.format(n_genes=n_genes, n_entries=n_entries, n_compounds=n_compounds)
 
 
-def hybrid_text(training: dict, linear_weight: float) -> str:
-    """What the shipped prediction is made of, with this bundle's shares (``training``: its training settings;
-    ``linear_weight``: the linear part's total share). Bundles from before the reduced-rank part have none of it."""
+def hybrid_text(linear_weight: float, reduced: float) -> str:
+    """What the shipped prediction is made of, with this bundle's shares: ``linear_weight`` the linear part's total,
+    ``reduced`` the reduced-rank model's part of it (0 for bundles from before it existed)."""
     if linear_weight <= 0:
         return "The model is the interaction network alone."
-    reduced = float(training.get("reduced_rank_weight", 0.0) or 0.0)
     ridge = linear_weight - reduced
     parts = [
         f"the interaction network ({1 - linear_weight:.0%})",

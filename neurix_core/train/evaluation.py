@@ -69,10 +69,8 @@ def cross_validate_methods(
     predictions = {"model": result.predictions, "network": network, "tissue": tissue}
     if np.isfinite(ridge).any():
         predictions["ridge"] = ridge
-    if np.isfinite(reduced_rank).any():
-        predictions["reduced_rank"] = (
-            reduced_rank  # the hybrid's other linear piece, for re-blending cached runs
-        )
+    if np.isfinite(reduced_rank).any():  # the hybrid's other linear piece, for re-blending cached runs
+        predictions["reduced_rank"] = reduced_rank
     return MethodPredictions(seed, result, predictions)
 
 

@@ -55,9 +55,8 @@ class FittedModel:
     target_scaler: TargetScaler
     training: TrainingConfig
     loss_history: list[float]
-    linear: LinearComponent | None = (
-        None  # hybrid: the linear part (ridge and reduced-rank) beside the network
-    )
+    # hybrid: the linear part (ridge and reduced rank, blended into one set of weights) beside the network
+    linear: LinearComponent | None = None
     linear_weight: float = 0.0  # prediction = (1 − w)·network + w·linear (w = 0 without a linear part)
     # the linear part's own pieces, for evaluation right after training (bundles store only their blend)
     ridge: LinearComponent | None = None
