@@ -140,7 +140,7 @@ def fit(
             offset_all = torch.from_numpy((training.linear_weight * ridge).astype(np.float32)).to(device)
     network_share = 1.0 - training.linear_weight if offset_all is not None else 1.0
     history = _train(model, x_all, y_all, observed_all, training, rng, progress, offset_all, network_share)
-    model.cpu().eval()
+    model.cpu()  # _train left it in eval mode
     fitted = FittedModel(model, gene_scaler, target_scaler, training, history)
     parts = [(linear, training.linear_weight)] if linear is not None else []
     if training.reduced_rank_weight > 0:
