@@ -89,13 +89,15 @@ class PredictionBlock:
                     self.sample_index.astype(np.int32), pa.array(self.samples, type=pa.string())
                 )
             elif column == "drug_name" and self.drug_name is not None:
-                arrays[column] = _dictionary(self.drug_row, self.drug_name)
+                arrays[column] = dictionary_array(self.drug_row, self.drug_name)
             elif column in self.values:
                 arrays[column] = _arrow_values(self.values[column])
             elif column in self.constants:
                 value = self.constants[column]
                 if isinstance(value, str):
-                    arrays[column] = _dictionary(np.zeros(n, dtype=np.int32), np.array([value], dtype=object))
+                    arrays[column] = dictionary_array(
+                        np.zeros(n, dtype=np.int32), np.array([value], dtype=object)
+                    )
                 else:
                     arrays[column] = pa.array(np.full(n, value))
             else:
@@ -154,7 +156,7 @@ def write_parquet(table, path) -> None:
             writer.add_key_value_metadata({"pandas": metadata[b"pandas"]})
 
 
-def _dictionary(indices: np.ndarray, dictionary: np.ndarray):
+def dictionary_array(indices: np.ndarray, dictionary: np.ndarray):
     """Text per row as indices into ``dictionary``, first reduced to its distinct values (the Parquet writer
     copies a duplicate-free dictionary as it is, four times faster than re-encoding one with repeats)."""
     import pyarrow as pa
@@ -172,7 +174,7 @@ def _drug_column(column: pd.Series, rows: np.ndarray):
     import pyarrow as pa
 
     if pd.api.types.is_string_dtype(column.dtype) or column.dtype == object:
-        return _dictionary(rows, column.to_numpy(dtype=object))
+        return dictionary_array(rows, column.to_numpy(dtype=object))
     return pa.array(column.to_numpy()[rows])
 
 

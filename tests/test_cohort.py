@@ -167,20 +167,42 @@ def _n_compounds(neurix: Neurix) -> int:
 
 
 def test_top_genes_match_explain(h5ad: Path, cohort: pd.DataFrame, neurix: Neurix, tmp_path: Path) -> None:
+    """One block of K genes per prediction row: at compound level the entry the row shows for that sample."""
     small = tmp_path / "small.h5ad"
     _write_h5ad(cohort.iloc[:2], small)
     out = tmp_path / "explained"
     Neurix.load().run_cohort(small, out, scheduler="inline", explain_top=3, progress=False)
-    genes = pd.read_parquet(out / "genes" / "part-00000.parquet")
-    assert len(genes) == 2 * len(neurix.bundle.drugs) * 3
-    drug = neurix.bundle.drugs["drug_key"].iloc[5]
-    expected = neurix.explain(cohort.iloc[:2].astype(np.float32).astype(np.float64), drugs=[drug], top=3)
-    got = genes[genes["drug_key"] == drug].astype({"sample": str, "gene": str})
-    merged = got.merge(expected, on=["sample", "gene"], suffixes=("", "_explain"))
-    assert len(merged) == 6
-    np.testing.assert_allclose(merged["relevance"], merged["relevance_explain"], rtol=1e-3, atol=1e-6)
+    genes = pd.read_parquet(out / "genes" / "part-00000.parquet").astype({"sample": str, "gene": str})
+    predictions = _predictions(out)
+    assert len(genes) == 2 * _n_compounds(neurix) * 3
+    shown = predictions.groupby("sample")["drug_key"].apply(set)
+    explained = genes.groupby("sample")["drug_key"].apply(set)
+    assert explained.to_dict() == shown.to_dict()
+    assert (genes.groupby(["sample", "compound_id"]).size() == 3).all()
+    chosen = predictions[predictions["n_entries"] > 1].iloc[0]  # a compound whose entry was chosen per sample
+    for drug in [neurix.bundle.drugs["drug_key"].iloc[5], chosen["drug_key"]]:
+        expected = neurix.explain(cohort.iloc[:2].astype(np.float32).astype(np.float64), drugs=[drug], top=3)
+        got = genes[genes["drug_key"] == drug]
+        merged = got.merge(expected, on=["sample", "gene"], suffixes=("", "_explain"))
+        assert len(merged) == len(got) > 0
+        np.testing.assert_allclose(merged["relevance"], merged["relevance_explain"], rtol=1e-3, atol=1e-6)
     summary = pd.read_parquet(out / "summary" / "genes.parquet")
     assert (summary["fraction_in_top"] <= 1).all() and len(summary) > 0
+    assert set(summary["compound_id"]) <= set(predictions["compound_id"])
+
+
+def test_top_genes_at_screen_level_cover_every_entry(
+    cohort: pd.DataFrame, neurix: Neurix, tmp_path: Path
+) -> None:
+    small = tmp_path / "small.h5ad"
+    _write_h5ad(cohort.iloc[:1], small)
+    out = tmp_path / "screen"
+    Neurix.load().run_cohort(small, out, scheduler="inline", explain_top=2, level="screen", progress=False)
+    genes = pd.read_parquet(out / "genes" / "part-00000.parquet")
+    assert len(genes) == len(neurix.bundle.drugs) * 2
+    assert set(genes["drug_key"]) == set(neurix.bundle.drugs["drug_key"])
+    summary = pd.read_parquet(out / "summary" / "genes.parquet")
+    assert "drug_key" in summary.columns and (summary["n_samples_in_top"] == 1).all()
 
 
 def test_cli_writes_anndata(h5ad: Path, tmp_path: Path, neurix: Neurix) -> None:

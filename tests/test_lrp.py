@@ -427,3 +427,45 @@ def test_hybrid_relevance_adds_exact_linear_part_and_sums_to_prediction() -> Non
     assert one["relevance"].sum() + one["bias_share"].iloc[0] == pytest.approx(
         one["prediction"].iloc[0], abs=1e-6
     )
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_closed_form_skips_units_without_relevance_exactly(
+    monkeypatch: pytest.MonkeyPatch, sparse: bool
+) -> None:
+    """The per-profile products over relevance-carrying units only (used for the K-row basis, where about half
+    of the first layer's units are behind an inactive ReLU) give zennit's relevances, like the dense products."""
+    from neurix_core.explain import gamma_closed_form
+
+    monkeypatch.setattr(gamma_closed_form, "SPARSE_MIN_ROWS", 1 if sparse else 10**9)
+    monkeypatch.setattr(gamma_closed_form, "SPARSE_MAX_FRACTION", 1.01)
+    model = make_model(seed=4, n_genes=50, latent_dim=10, hidden=(40, 20))
+    x = profiles(5, n_genes=50, seed=6)
+    hooks = InteractionLRP(model, engine="zennit")
+    closed = InteractionLRP(model)
+    for method in ("basis", "direct"):
+        torch.testing.assert_close(closed.relevance(x, method=method), hooks.relevance(x, method=method))
+    torch.testing.assert_close(closed.latent_basis(x), hooks.latent_basis(x))
+
+
+def test_per_profile_drugs_and_out_buffer_give_the_same_relevances() -> None:
+    """``relevance_of_rows`` (each profile its own drugs, as a cohort's compound-level rows) and ``out=`` (a reused
+    buffer) change where the numbers are written, not the numbers."""
+    from neurix_core.train.linear import LinearComponent
+
+    model = make_model(seed=7)
+    rng = np.random.default_rng(0)
+    linear = LinearComponent(weights=rng.normal(size=(40, 9)), intercept=rng.normal(size=9), alpha=np.ones(9))
+    for explainer in (InteractionLRP(model), InteractionLRP(model, linear=linear, linear_weight=0.4)):
+        x = profiles(3)
+        everything = explainer.relevance(x)
+        rows = torch.tensor([[0, 4, 8], [1, 2, 3], [8, 7, 5]])
+        got = explainer.relevance_of_rows(x, rows)
+        torch.testing.assert_close(got, torch.gather(everything, 1, rows[..., None].expand(-1, -1, 40)))
+        buffer = torch.full((3, 9, 40), float("nan"), dtype=torch.float64)
+        assert explainer.relevance(x, out=buffer) is buffer
+        torch.testing.assert_close(buffer, everything)
+        with pytest.raises(ValueError, match="profiles × drugs"):
+            explainer.relevance_of_rows(x, rows[:2])
+        with pytest.raises(IndexError):
+            explainer.relevance_of_rows(x, rows + 9)

@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from neurix_core.io.atomic import write_atomically
 from neurix_core.io.gene_ids import GeneMapping, map_genes
 from neurix_core.io.profile import profile_from_matrix
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, align_to_genes, coverage_refusal, prepare_input
-from neurix_core.predict_block import PredictionBlock, write_parquet
+from neurix_core.predict_block import PredictionBlock, dictionary_array, write_parquet
 
 SENSITIVE_Z = (
     -1.0
@@ -205,9 +204,9 @@ def run_partition(task: PartitionTask) -> dict:
             )
         if task.explain_top > 0:
             with clock("top_genes"):
-                genes, partials = _top_genes(neurix, model_input, task.explain_top)
+                genes, partials = _top_genes(neurix, model_input, task.explain_top, predictions)
             with clock("write_genes"):
-                _write_parquet(genes, out / GENES / f"{task.name}.parquet")
+                write_atomically(out / GENES / f"{task.name}.parquet", lambda tmp: write_parquet(genes, tmp))
                 _write_parquet(partials, out / STATE / f"{task.name}.genes.parquet")
             rows["gene_rows"] = genes.num_rows
     with clock("write_quality"):
@@ -358,11 +357,11 @@ def _drug_partials(
 ) -> pd.DataFrame:
     """Mergeable per-drug sums (n, Σz, Σz², n sensitive, min) for the whole cohort and per group.
 
-    Keyed by ``compound_id`` when the predictions have it, else by the screen entry's ``drug_key``. Integer codes
+    Keyed by ``compound_id`` at compound level, by the screen entry's ``drug_key`` at screen level. Integer codes
     and bincounts over the block's index arrays (~540k rows per 1,000 samples); drugs and groups numbered in order
     of first appearance, as a groupby of the rows would.
     """
-    key = drug_column(predictions.columns)
+    key = drug_column(predictions)
     row_codes = _first_appearance(pd.factorize(drugs[key], use_na_sentinel=False)[0][predictions.drug_row])
     drug_codes, first_rows = row_codes
     n_drugs = len(first_rows)
@@ -448,29 +447,53 @@ def _first_present(codes: np.ndarray, n_codes: int, by_drug_row, drug_row: np.nd
     return out
 
 
-def drug_column(columns: Iterable[str]) -> str:
-    """The column naming one output entry: the compound at compound level, the screen entry otherwise."""
-    return "compound_id" if "compound_id" in list(columns) else "drug_key"
+def drug_column(predictions: PredictionBlock) -> str:
+    """The column naming one output entry: the compound at compound level, the screen entry at screen level
+    (keying screen-level summaries by compound would pool a compound's GDSC1 and GDSC2 entries)."""
+    return "compound_id" if predictions.level == "compound" else "drug_key"
 
 
-def _top_genes(neurix, model_input: ModelInput, top: int):
-    """The top-K genes table (Arrow, dictionary-encoded) and the per-(drug, gene) counts for the summary."""
+def explained_rows(predictions: PredictionBlock) -> np.ndarray | None:
+    """Per sample, the screen entries its prediction rows show (profiles × compounds, in drug-table order) at
+    compound level; ``None`` (every entry) at screen level."""
+    if predictions.level == "screen":
+        return None
+    n_samples = len(predictions.samples)
+    return np.sort(predictions.drug_row.reshape(n_samples, -1), axis=1)
+
+
+def _top_genes(neurix, model_input: ModelInput, top: int, predictions: PredictionBlock):
+    """The top-K genes table (Arrow, dictionary-encoded) and the per-(drug, gene) counts for the summary.
+
+    One block of K genes per prediction row: at compound level the entry the row shows for that sample (the
+    consensus choice), at screen level every entry.
+    """
     import pyarrow as pa
 
     from neurix_core.explain.topk import top_gene_relevances
 
-    result = top_gene_relevances(neurix.explainer, model_input.scaled, top)
+    result = top_gene_relevances(neurix.explainer, model_input.scaled, top, explained_rows(predictions))
     n_profiles, n_drugs, keep = result.gene_index.shape
     gene_index = result.gene_index.reshape(-1)
     relevance = result.relevance.reshape(-1)
     profile_index = np.repeat(np.arange(n_profiles, dtype=np.int32), n_drugs * keep)
-    drug_index = np.tile(np.repeat(result.drug_index.astype(np.int32), keep), n_profiles)
-    drug_keys = pa.array(neurix.bundle.drugs["drug_key"].astype(str).tolist())
+    drug_index = np.repeat(result.drug_index.reshape(-1).astype(np.int32), keep)
+    drugs = neurix.bundle.drugs
     genes = pa.array([str(g) for g in neurix.bundle.genes])
+    by_drug = {
+        "drug_key": pa.DictionaryArray.from_arrays(
+            drug_index, pa.array(drugs["drug_key"].astype(str).tolist())
+        )
+    }
+    if predictions.level != "screen" and "compound_id" in drugs.columns:
+        by_drug = {
+            "compound_id": dictionary_array(drug_index, drugs["compound_id"].to_numpy(dtype=object)),
+            **by_drug,
+        }
     table = pa.table(
         {
             "sample": pa.DictionaryArray.from_arrays(profile_index, pa.array(model_input.samples)),
-            "drug_key": pa.DictionaryArray.from_arrays(drug_index, drug_keys),
+            **by_drug,
             "rank": np.tile(np.arange(1, keep + 1, dtype=np.int16), n_profiles * n_drugs),
             "gene": pa.DictionaryArray.from_arrays(gene_index, genes),
             "relevance": relevance,

@@ -47,7 +47,7 @@ from neurix_core.io.profile import profile_from_matrix
 from neurix_core.predict import MIN_GENE_COVERAGE
 
 RUN_FILE = "cohort.json"
-RUN_FORMAT = 1
+RUN_FORMAT = 2  # 2: top genes per prediction row (the compound's chosen entry at compound level)
 SUMMARY = "summary"
 TOP_GENES_PER_DRUG = 50  # genes kept per drug in the cohort gene summary
 
@@ -369,14 +369,30 @@ def _summarise(run_dir: Path, neurix, n_partitions: int, group_by: str | None) -
             )
     gene_parts = sorted(state.glob("part-*.genes.parquet"))
     if gene_parts:
-        n_drugs, n_genes = len(drugs), len(neurix.bundle.genes)
+        # keyed like the predictions: by compound at compound level (each sample explains the entry its row
+        # shows, so a compound's entries add up), by screen entry at screen level
+        if drug_parts and key == "compound_id":
+            owner, labels = pd.factorize(drugs["compound_id"], use_na_sentinel=False)
+            names = (
+                merged[merged["group"] == "all"].set_index(key)["drug_name"].reindex(labels)
+            )  # shown names
+        else:
+            key, owner, labels, names = (
+                "drug_key",
+                np.arange(len(drugs)),
+                drugs["drug_key"],
+                drugs["drug_name"],
+            )
+        labels, names = np.asarray(labels, dtype=object), np.asarray(names, dtype=object)
+        n_drugs, n_genes = len(labels), len(neurix.bundle.genes)
         counts = np.zeros(n_drugs * n_genes, dtype=np.int64)
         sums = np.zeros(n_drugs * n_genes, dtype=np.float64)
         for path in gene_parts:  # dense drugs × genes accumulators: memory independent of the cohort size
             part = pd.read_parquet(path)
-            key = part["drug_index"].to_numpy(np.int64) * n_genes + part["gene_index"].to_numpy(np.int64)
-            np.add.at(counts, key, part["n"].to_numpy())
-            np.add.at(sums, key, part["sum_relevance"].to_numpy())
+            drug = owner[part["drug_index"].to_numpy(np.int64)].astype(np.int64)
+            cell = drug * n_genes + part["gene_index"].to_numpy(np.int64)
+            np.add.at(counts, cell, part["n"].to_numpy())
+            np.add.at(sums, cell, part["sum_relevance"].to_numpy())
         counts, sums = counts.reshape(n_drugs, n_genes), sums.reshape(n_drugs, n_genes)
         keep = min(TOP_GENES_PER_DRUG, n_genes)
         top = np.argsort(-counts, axis=1, kind="stable")[:, :keep]
@@ -387,8 +403,8 @@ def _summarise(run_dir: Path, neurix, n_partitions: int, group_by: str | None) -
                                for p in gene_parts))  # fmt: skip
         frame = pd.DataFrame(
             {
-                "drug_key": drugs["drug_key"].to_numpy()[rows],
-                "drug_name": drugs["drug_name"].to_numpy()[rows],
+                key: labels[rows],
+                "drug_name": names[rows],
                 "gene": np.asarray(neurix.bundle.genes, dtype=object)[cols],
                 "n_samples_in_top": n,
                 "fraction_in_top": n / n_samples,

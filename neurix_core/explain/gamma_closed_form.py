@@ -35,6 +35,10 @@ import torch
 from torch import Tensor, nn
 
 ZENNIT_STABILISER = 1e-6  # zennit.rules.Gamma's default ``stabilizer``
+# the per-profile products over relevance-carrying units only: worth it for many rows per profile (the K-row
+# basis), when at most this share of a layer's outputs carries relevance
+SPARSE_MIN_ROWS = 64
+SPARSE_MAX_FRACTION = 0.8
 
 
 @dataclass
@@ -102,10 +106,32 @@ def _backward_linear(state: _LinearState, relevance: Tensor, gamma: float) -> Te
     positive = relevance * state.positive_scale[:, None, :]
     negative = relevance * state.negative_scale[:, None, :]
     weight = state.layer.weight  # out × in
-    summed = ((positive + negative).reshape(-1, n_out) @ weight).view(profiles, rows, -1)
-    contrast = ((positive - negative).reshape(-1, n_out) @ state.abs_weight).view(profiles, rows, -1)
+    total, difference = positive + negative, positive - negative
+    # output units that carry no relevance for a profile (e.g. behind an inactive ReLU: about half of them) add
+    # exact zeros: the products skip them, profile by profile, when that saves enough to pay for the gathers
+    carrying = (total != 0).any(dim=1) | (difference != 0).any(dim=1)  # profiles × out
+    if profiles * rows >= SPARSE_MIN_ROWS and float(carrying.float().mean()) < SPARSE_MAX_FRACTION:
+        # inputs-major storage (profiles × in × rows, returned as a transposed view): the tall product
+        # Wᵀ_units · Rᵀ runs ~25 % faster than R · W_units, and later products take the view as it is
+        summed_by_input = relevance.new_empty(profiles, weight.shape[1], rows)
+        contrast_by_input = torch.empty_like(summed_by_input)
+        gathered = relevance.new_empty(weight.shape)  # the carrying rows of W, then of |W|, per profile
+        for p in range(profiles):
+            units = carrying[p].nonzero().squeeze(1)
+            rows_of = gathered[: units.numel()]
+            torch.index_select(weight, 0, units, out=rows_of)
+            torch.mm(rows_of.T, total[p][:, units].T, out=summed_by_input[p])
+            torch.index_select(state.abs_weight, 0, units, out=rows_of)
+            torch.mm(rows_of.T, difference[p][:, units].T, out=contrast_by_input[p])
+        summed, contrast = summed_by_input.transpose(1, 2), contrast_by_input.transpose(1, 2)
+    else:
+        summed = (total.reshape(-1, n_out) @ weight).view(profiles, rows, -1)
+        contrast = (difference.reshape(-1, n_out) @ state.abs_weight).view(profiles, rows, -1)
     a = state.input[:, None, :]
-    return (1.0 + gamma / 2) * a * summed + (gamma / 2) * a.abs() * contrast
+    # in place on the two product outputs: for the first layer they are profiles × K × genes, and every
+    # temporary of that size costs more (allocation, page faults, a pass over memory) than the arithmetic
+    summed.mul_(a * (1.0 + gamma / 2))
+    return summed.add_(contrast.mul_(a.abs() * (gamma / 2)))
 
 
 @torch.no_grad()
