@@ -7,6 +7,7 @@ from what the model was validated on to be shown.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass, field
 
@@ -68,18 +69,31 @@ class ModelInput:
 
 def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     """samples × model genes (NaN where the profile lacks a gene), matching gene symbols case-insensitively."""
-    names = [str(g).upper() for g in expression.columns.tolist()]  # tolist: not element by element
+    present, picked = _gene_positions(tuple(map(str, expression.columns.tolist())), tuple(map(str, genes)))
+    values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
+    if present.size:
+        if all(pd.api.types.is_numeric_dtype(t) for t in set(expression.dtypes)):
+            values[:, present] = expression.to_numpy(dtype=np.float64)[
+                :, picked
+            ]  # one block, no per-column iloc
+        else:  # other columns may hold text: convert only the genes'
+            values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+@functools.lru_cache(maxsize=8)
+def _gene_positions(columns: tuple[str, ...], genes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(model-gene positions found, their column positions): the same for every partition of a cohort."""
+    names = [name.upper() for name in columns]
     upper = {name: j for j, name in enumerate(names)}  # → column position (the last of equal spellings)
     for j, name in enumerate(names):  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match
         upper.setdefault(name.replace(".", "-"), j)
-    columns = [upper.get(g.upper()) for g in genes]
-    values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
-    present = [i for i, c in enumerate(columns) if c is not None]
-    if present:
-        picked = [columns[i] for i in present]
-        values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
-    values[~np.isfinite(values)] = np.nan
-    return values
+    found = [(i, upper[g.upper()]) for i, g in enumerate(genes) if g.upper() in upper]
+    present = np.array([i for i, _ in found], dtype=np.int64)
+    picked = np.array([j for _, j in found], dtype=np.int64)
+    present.flags.writeable = picked.flags.writeable = False  # shared between calls
+    return present, picked
 
 
 def coverage_refusal(low: list[tuple[str, float]], n_genes: int, min_coverage: float) -> str:
@@ -125,10 +139,13 @@ def prepare_input(
         bundle.rnaseq_reference,
         value_scale,
     )
-    scaled = apply_scaling(choice, aligned, bundle.fitted.gene_scaler, bundle.rnaseq_reference, bundle.genes)
+    zscored = within_sample_zscore(aligned)
+    scaled = apply_scaling(
+        choice, aligned, bundle.fitted.gene_scaler, bundle.rnaseq_reference, bundle.genes, zscored
+    )
     return ModelInput(
         samples=[str(s) for s in expression.index],
-        zscored=within_sample_zscore(aligned),
+        zscored=zscored,
         scaled=scaled.astype(np.float32),
         coverage=coverage,
         scaling=choice,

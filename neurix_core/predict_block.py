@@ -103,9 +103,14 @@ class PredictionBlock:
             else:
                 arrays[column] = _drug_column(drugs[column], self.drug_row)
         table = pa.table(arrays)
-        # pandas reads the file back with ``to_frame``'s dtypes (str, nullable boolean), not as categoricals
-        reference = pa.Schema.from_pandas(self._head().to_frame(drugs), preserve_index=False)
-        return table.replace_schema_metadata({b"pandas": reference.metadata[b"pandas"]})
+        # pandas reads the file back with ``to_frame``'s dtypes (str, nullable boolean), not as categoricals; the
+        # metadata depends only on the column layout, the same for every partition of a cohort
+        layout = (self.level, tuple(table.schema.names), tuple(str(t) for t in table.schema.types), id(drugs))
+        metadata = _PANDAS_METADATA.get(layout)
+        if metadata is None:
+            reference = pa.Schema.from_pandas(self._head().to_frame(drugs), preserve_index=False)
+            metadata = _PANDAS_METADATA.setdefault(layout, reference.metadata[b"pandas"])
+        return table.replace_schema_metadata({b"pandas": metadata})
 
     def _head(self) -> PredictionBlock:
         """The first row only (for the pandas schema of ``to_arrow``)."""
@@ -121,6 +126,7 @@ class PredictionBlock:
         )
 
 
+_PANDAS_METADATA: dict[tuple, bytes] = {}  # column layout → pandas metadata of ``to_arrow`` tables
 PARQUET_STATISTICS_COLUMNS = ("sample", "rank")
 PARQUET_DICTIONARY_NUMBERS = ("cv_rho", "hit_rate", "scaling_benchmark_rho")  # one value per drug or per run
 
@@ -162,9 +168,10 @@ def dictionary_array(indices: np.ndarray, dictionary: np.ndarray):
     import pyarrow as pa
 
     codes, distinct = pd.factorize(pd.Series(dictionary, dtype=object), use_na_sentinel=True)
-    mask = codes[indices] < 0  # missing text stays missing
+    per_row = codes.astype(np.int32)[indices]
+    mask = per_row < 0  # missing text stays missing
     return pa.DictionaryArray.from_arrays(
-        pa.array(codes[indices].astype(np.int32), mask=mask if mask.any() else None),
+        pa.array(per_row, mask=mask if mask.any() else None),
         pa.array(np.asarray(distinct, dtype=object), type=pa.string()),
     )
 

@@ -133,21 +133,23 @@ def assess_quality(
     expression = profile.expression if isinstance(profile, ParsedProfile) else profile
     aligned = align_to_genes(expression, list(genes))
     in_file = {str(c).upper() for c in expression.columns.tolist()}
-    present = np.array([g.upper() in in_file for g in genes])
+    present = np.array([g.upper() in in_file for g in genes], dtype=bool)
     measured = np.isfinite(aligned)
     n_genes = len(genes)
-    samples = []
-    for i, sample in enumerate(expression.index):
-        n_measured = int(measured[i].sum())
-        absent = int((~present).sum())
-        missing = int((present & ~measured[i]).sum())
-        fraction = (absent + missing) / n_genes if n_genes else 1.0
-        status = (
-            "refused"
-            if n_measured < min_coverage * n_genes
-            else ("warning" if fraction > IMPUTED_WARNING else "ok")
+    # whole-matrix counts (a cohort partition has hundreds of samples)
+    n_measured = measured.sum(axis=1)
+    absent = int((~present).sum())
+    missing = (~measured[:, present]).sum(axis=1)
+    fraction = (absent + missing) / n_genes if n_genes else np.ones(len(n_measured))
+    status = np.where(
+        n_measured < min_coverage * n_genes, "refused", np.where(fraction > IMPUTED_WARNING, "warning", "ok")
+    )
+    samples = [
+        SampleQuality(str(sample), n_genes, int(count), absent, int(gaps), str(state))
+        for sample, count, gaps, state in zip(
+            expression.index.tolist(), n_measured.tolist(), missing.tolist(), status.tolist(), strict=True
         )
-        samples.append(SampleQuality(str(sample), n_genes, n_measured, absent, missing, status))
+    ]
     if isinstance(profile, ParsedProfile):
         detection = profile.scale_detection
         return DataQuality(

@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -281,13 +282,7 @@ def _execute(
     if not tasks:
         return errors
     if scheduler == "inline":
-        for task in tasks:
-            try:
-                markers[task.name] = run_partition(task)
-                report(markers[task.name])
-            except NeurixError as exc:
-                errors[task.name] = str(exc)
-        return errors
+        return _execute_in_process(tasks, n_workers or os.cpu_count() or 1, markers, report)
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -322,6 +317,37 @@ def _execute(
         client.close()
         if cluster is not None:
             cluster.close()
+    return errors
+
+
+def _execute_in_process(
+    tasks: list[PartitionTask], threads: int, markers: dict[str, dict | None], report: Callable[[dict], None]
+) -> dict[str, str]:
+    """No Dask: the partitions on ``threads`` threads of this process, torch single-threaded inside each.
+
+    Why threads: the heavy steps (HDF5 reads, numpy, the torch products, Parquet writing) release the GIL, so two
+    partitions at once keep both cores busy through the single-threaded steps between them, with one bundle in
+    memory (measured: 1.3-1.4× the samples/s of one partition at a time with 2-thread torch).
+    """
+    import torch
+
+    errors: dict[str, str] = {}
+    threads = max(1, min(threads, len(tasks)))
+    torch_threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)  # process-wide: each partition's products run on its own thread
+    try:
+        with ThreadPoolExecutor(threads, thread_name_prefix="neurix-partition") as pool:
+            futures = {pool.submit(run_partition, task): task for task in tasks}
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    markers[task.name] = future.result()
+                    report(markers[task.name])
+                except NeurixError as exc:
+                    errors[task.name] = str(exc)
+    finally:
+        torch.set_num_threads(torch_threads)
     return errors
 
 

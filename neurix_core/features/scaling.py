@@ -15,8 +15,9 @@ import numpy as np
 def within_sample_zscore(values: np.ndarray) -> np.ndarray:
     """Z-score each row over its observed (non-NaN) genes; NaN stays NaN."""
     values = np.asarray(values, dtype=np.float64)
-    mean = np.nanmean(values, axis=1, keepdims=True)
-    std = np.nanstd(values, axis=1, keepdims=True)
+    complete = not np.isnan(values).any()  # the nan-aware reductions copy and take ~3× longer
+    mean = (np.mean if complete else np.nanmean)(values, axis=1, keepdims=True)
+    std = (np.std if complete else np.nanstd)(values, axis=1, keepdims=True)
     std[~np.isfinite(std) | (std == 0)] = 1.0
     return (values - mean) / std
 

@@ -194,21 +194,30 @@ def _explain(
     return ScalingChoice(mode, platform, training_platform, reason, flag, n_ref)
 
 
-def scale_sample(aligned: np.ndarray, gene_scaler: GeneScaler) -> np.ndarray:
-    """Today's single-sample path: within-sample z over the model genes, then the training gene scaler."""
-    return gene_scaler.transform(within_sample_zscore(aligned))
+def scale_sample(
+    aligned: np.ndarray, gene_scaler: GeneScaler, zscored: np.ndarray | None = None
+) -> np.ndarray:
+    """Today's single-sample path: within-sample z over the model genes, then the training gene scaler.
+
+    ``zscored``: ``within_sample_zscore(aligned)`` when the caller has it already (``prepare_input`` keeps it)."""
+    return gene_scaler.transform(within_sample_zscore(aligned) if zscored is None else zscored)
 
 
-def scale_cohort(aligned: np.ndarray) -> np.ndarray:
+def scale_cohort(aligned: np.ndarray, zscored: np.ndarray | None = None) -> np.ndarray:
     """Within-sample z, then each gene centred and scaled on the uploaded samples; unmeasured stays 0 (the mean)."""
-    return GeneScaler.fit(within_sample_zscore(aligned)).transform(within_sample_zscore(aligned))
+    zscored = within_sample_zscore(aligned) if zscored is None else zscored
+    return GeneScaler.fit(zscored).transform(zscored)
 
 
 def scale_reference(
-    aligned: np.ndarray, gene_scaler: GeneScaler, reference: RnaseqReference, model_genes: list[str]
+    aligned: np.ndarray,
+    gene_scaler: GeneScaler,
+    reference: RnaseqReference,
+    model_genes: list[str],
+    zscored: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reference genes from the RNA-seq reference, the others as ``scale_sample``."""
-    scaled = scale_sample(aligned, gene_scaler)
+    scaled = scale_sample(aligned, gene_scaler, zscored)
     columns = reference.columns(model_genes)
     scaled[:, columns] = reference.transform(aligned[:, columns])
     return scaled
@@ -220,10 +229,12 @@ def apply_scaling(
     gene_scaler: GeneScaler,
     reference: RnaseqReference | None,
     model_genes: list[str],
+    zscored: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The network's input (float32) for ``aligned`` (samples × model genes, NaN = not measured)."""
+    """The network's input (float32) for ``aligned`` (samples × model genes, NaN = not measured); ``zscored`` is
+    its within-sample z where the caller computed it already."""
     if choice.mode == "cohort":
-        return scale_cohort(aligned)
+        return scale_cohort(aligned, zscored)
     if choice.mode == "reference" and reference is not None:
-        return scale_reference(aligned, gene_scaler, reference, model_genes)
-    return scale_sample(aligned, gene_scaler)
+        return scale_reference(aligned, gene_scaler, reference, model_genes, zscored)
+    return scale_sample(aligned, gene_scaler, zscored)

@@ -468,8 +468,10 @@ def profile_from_matrix(
             "updating previous or alias symbols."
         )
     mapped = np.array([s is not None for s in mapping.symbols])
-    # aliases alone are no evidence of genes: a sample called 'S2' is an alias of RPS2
-    if not mapped.any() or _gene_fraction(genes, known_genes) == 0:
+    # aliases alone are no evidence of genes: a sample called 'S2' is an alias of RPS2 (labels mapped without
+    # renaming are: the label test is then skipped, as it is for every partition of a cohort)
+    mapped_as_written = int(mapped.sum()) - mapping.n_renamed
+    if not mapped.any() or (mapped_as_written <= 0 and _gene_fraction(genes, known_genes) == 0):
         raise ProfileError(
             "No recognisable genes were found: use HGNC symbols (e.g. TP53), Entrez ids or Ensembl gene ids "
             "(ENSG...) as gene names."
@@ -477,13 +479,16 @@ def profile_from_matrix(
     samples = _unique_sample_names(samples, warnings)
     matrix, text, samples = _drop_annotation_samples(matrix, text, mapped, samples, warnings)
     _check_text(text, mapped, orientation)
-    if np.isinf(matrix[:, mapped]).any():
+    every_label_mapped = bool(mapped.all())  # cohort partitions: a view, not copies of ~10⁷ values
+    recognised = matrix if every_label_mapped else matrix[:, mapped]
+    if np.isinf(recognised).any():
         raise ProfileError(
             "Some values are infinite (inf): replace them with numbers or leave the cells empty."
         )
-    matrix = np.where(np.isinf(matrix), np.nan, matrix)  # unrecognised columns are ignored, not judged
+    if not every_label_mapped:
+        matrix = np.where(np.isinf(matrix), np.nan, matrix)  # unrecognised columns are ignored, not judged
 
-    detection = detect_scale(matrix[:, mapped], values)
+    detection = detect_scale(recognised, values)
     values = detection.scale
     if detection.warning:
         warnings.append(detection.warning)
@@ -495,7 +500,10 @@ def profile_from_matrix(
     if not expression.columns.is_unique:  # labels of one gene (alias + symbol...) are averaged
         expression = expression.T.groupby(level=0, sort=False).mean().T
     n_duplicates = n_mapped - expression.shape[1]
-    expression = expression.loc[:, expression.notna().any(axis=0)].astype(np.float64)
+    measured_anywhere = expression.notna().any(axis=0)
+    if not measured_anywhere.all():  # (a copy only when some gene is empty in every sample)
+        expression = expression.loc[:, measured_anywhere]
+    expression = expression.astype(np.float64, copy=False)
     if expression.shape[1] == 0:
         raise ProfileError("All recognised genes have empty values: fill in the expression values.")
     _add_summary_warnings(
@@ -592,9 +600,10 @@ def _add_summary_warnings(
             f"{n_duplicates:,} duplicate gene label(s) were averaged with another label of the same gene."
         )
     if known_genes:
-        present = len(set(expression.columns) & set(known_genes))
-        if present < 0.5 * len(set(known_genes)):
+        known = set(known_genes)
+        present = len(set(expression.columns.tolist()) & known)
+        if present < 0.5 * len(known):
             warnings.append(
-                f"Only {present:,} of the model's {len(set(known_genes)):,} genes are in the file: "
+                f"Only {present:,} of the model's {len(known):,} genes are in the file: "
                 "predictions rely on imputed values for the rest."
             )

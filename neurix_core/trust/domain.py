@@ -68,8 +68,12 @@ def flat_profiles(zscored: np.ndarray) -> np.ndarray:
     """Samples whose measured genes do not vary (a constant profile carries no expression pattern): they are
     outside the domain by definition, whatever their scaled vector happens to resemble."""
     zscored = np.atleast_2d(zscored)
-    with np.errstate(invalid="ignore"):
-        spread = np.nanstd(np.where(np.isfinite(zscored), zscored, np.nan), axis=1)
+    finite = np.isfinite(zscored)
+    with np.errstate(
+        invalid="ignore"
+    ):  # all finite, the usual case: the nan-aware reduction takes ~3× longer
+        complete = bool(finite.all())
+        spread = zscored.std(axis=1) if complete else np.nanstd(np.where(finite, zscored, np.nan), axis=1)
     return ~(spread > 1e-6)
 
 
