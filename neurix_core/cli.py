@@ -539,10 +539,15 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument(
         "--scheduler",
         default=None,
-        help="Dask scheduler address (tcp://host:8786); default: a local cluster on all cores; 'inline': no Dask",
+        help="Dask scheduler address (tcp://host:8786); default: a local Dask cluster on all cores; 'inline': "
+        "no Dask (partitions on threads of this process)",
     )
     cohort.add_argument(
-        "--workers", type=int, default=None, help="local cluster worker processes (default: cores)"
+        "--workers",
+        type=int,
+        default=None,
+        help="partitions at once on this machine (threads of the local Dask worker, or of --scheduler inline; "
+        "default: cores)",
     )
     cohort.add_argument(
         "--explain-top",

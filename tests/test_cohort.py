@@ -259,7 +259,8 @@ def test_interrupted_cli_run_resumes(h5ad: Path, tmp_path: Path) -> None:
 
 
 def test_default_local_cluster(h5ad: Path, tmp_path: Path, run) -> None:
-    """No --scheduler: a local Dask cluster of worker processes, started and stopped by the run."""
+    """No --scheduler: a local Dask cluster (one in-process worker, a thread per core), started and stopped by the
+    run."""
     _, reference_out = run
     out = tmp_path / "local"
     result = Neurix.load().run_cohort(h5ad, out, n_workers=1, partition_size=16, progress=False)

@@ -120,18 +120,19 @@ def cached_neurix(bundle_dir: str | Path | None):
 
 
 def _set_torch_threads() -> None:
-    """On a Dask worker, use the worker's thread count (not every core of the node) for torch."""
-    if "distributed" not in sys.modules:  # inline run: keep torch's default
+    """On a Dask worker, one torch thread per partition: the worker runs one partition per thread, so more would
+    oversubscribe the cores it was given (not every core of the node)."""
+    if "distributed" not in sys.modules:  # inline run: ``_execute_in_process`` decides
         return
     from distributed import get_worker
 
     try:
-        threads = get_worker().state.nthreads
+        get_worker()
     except ValueError:  # not on a worker
         return
     import torch
 
-    torch.set_num_threads(max(1, int(threads)))
+    torch.set_num_threads(1)
 
 
 def _mapping(source: CohortSource, known_genes: list[str]) -> GeneMapping:
