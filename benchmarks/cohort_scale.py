@@ -4,19 +4,20 @@ Synthetic cohorts are real GDSC cell-line profiles (../shared/data/expression, w
 5,778 genes) drawn with replacement plus Gaussian noise (sd 0.3), with the line's lineage as ``obs['tumour_type']``,
 written as dense .h5ad (X filled in chunks, so building a 50k cohort needs no 1 GB array).
 
-Configurations: ``inline`` (one process, no Dask), ``workers1`` and ``workers2`` (a ``dask scheduler`` and 1 or 2
-``dask worker`` processes, one thread each, loopback only, started here as separate processes; the driver is
-``neurix cohort --scheduler tcp://...``). Each run is its own process tree; peak memory is the largest RSS summed
-over driver, workers and scheduler, sampled every 0.1 s (psutil), and the largest single worker. Each figure is
-printed with /proc/loadavg read before and after it: on a shared machine, the load says how much of the 2 cores the
-run really had.
+Configurations: ``inline`` (one process, no Dask: partitions on a thread per core), ``local`` (the default, no
+``--scheduler``: a Dask LocalCluster with one in-process worker, a thread per core), ``workers1`` and ``workers2`` (a
+``dask scheduler`` and 1 or 2 ``dask worker`` processes, one thread each, loopback only, started here as separate
+processes; the driver is ``neurix cohort --scheduler tcp://...``). Each run is its own process tree; peak memory is
+the largest RSS summed over driver, workers and scheduler, sampled every 0.1 s (psutil), and the largest single
+worker. Each figure is printed with /proc/loadavg read before and after it: on a shared machine, the load says how
+much of the 2 cores the run really had.
 
 Every figure also comes as CPU seconds per 1,000 samples, per stage of a partition (read, parse, prepare,
-predict, quality, writing, top genes; summed from the partitions' completion markers, ``time.process_time`` of the
-process that ran them) and for the whole run (all processes, psutil): the load-independent cost from which the
-README projects a cluster's time. The targets are printed next to the figures.
+predict, quality, writing, top genes; summed from the partitions' completion markers: the partition thread's CPU
+time where torch runs single-threaded, else the process's) and for the whole run (all processes, psutil): the
+load-independent cost from which the README projects a cluster's time. The targets are printed next to the figures.
 
-    nice -n 10 python benchmarks/cohort_scale.py          # final run: 1k, 10k (all configs), 50k (inline), ~13 min idle
+    nice -n 10 python benchmarks/cohort_scale.py   # final run: 1k, 10k (all configs), 50k (inline, local), ~15 min idle
     python benchmarks/cohort_scale.py --sizes 1000 --configs inline --explain-samples 50  # quick check
 
 Results: benchmarks/results/cohort_scale.json and .md.
@@ -162,7 +163,8 @@ def _free_port() -> int:
 def run_once(source: Path, out: Path, config: str, explain_top: int, log: Path) -> dict:
     """One `neurix cohort` run in its own process tree; returns seconds, peak memory and the run's counts."""
     shutil.rmtree(out, ignore_errors=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1" if config != "inline" else "2"}
+    in_process = config in ("inline", "local")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2" if in_process else "1"}
     command = [sys.executable, "-m", "neurix_core.cli", "cohort", "--input", str(source), "--out", str(out)]
     if explain_top:
         command += ["--explain-top", str(explain_top)]
@@ -170,6 +172,8 @@ def run_once(source: Path, out: Path, config: str, explain_top: int, log: Path) 
     try:
         if config == "inline":
             command += ["--scheduler", "inline"]
+        elif config == "local":
+            pass  # the default: a local Dask cluster (one in-process worker, a thread per core)
         else:
             n_workers = int(config.removeprefix("workers"))
             address = f"tcp://127.0.0.1:{_free_port()}"
@@ -229,14 +233,14 @@ def run_once(source: Path, out: Path, config: str, explain_top: int, log: Path) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,50000")
-    parser.add_argument("--configs", default="inline,workers1,workers2")
+    parser.add_argument("--configs", default="inline,local,workers1,workers2")
     parser.add_argument(
         "--configs-50k",
-        default="inline",
-        help="configs for cohorts over 10,000 samples (all three: ~+8 min on an idle machine)",
+        default="inline,local",
+        help="configs for cohorts over 10,000 samples (each ~1.5 min on an idle machine)",
     )
     parser.add_argument(
-        "--explain-samples", type=int, default=100, help="cohort size for the top-20-genes runs"
+        "--explain-samples", type=int, default=1000, help="cohort size for the top-20-genes runs"
     )
     parser.add_argument("--explain-top", type=int, default=20)
     parser.add_argument(
