@@ -36,6 +36,7 @@ SAMPLE_COLUMNS = ("sample", "sample_id", "samples", "id", "barcode", "obs_names"
 TEXT_LIMITS = ProfileLimits(max_bytes=2 * 2**30, max_samples=1_000_000, max_genes=200_000)
 TARGET_PARTITION_BYTES = 64 * 2**20  # float64 input block per partition (samples × file genes)
 PARTITION_SAMPLES = 250  # per-partition fixed costs stay small; 40 tasks per 10,000 samples for a cluster
+EXPLAIN_PARTITION_SAMPLES = 100  # with top genes (~10 s of one core each): evenly busy cores to the end
 
 
 @dataclass
@@ -150,7 +151,7 @@ class CohortSource:
         if requested:
             return max(1, int(requested))
         by_memory = TARGET_PARTITION_BYTES // max(1, 8 * len(self.genes))
-        return int(np.clip(by_memory, 50, 200 if explain else PARTITION_SAMPLES))
+        return int(np.clip(by_memory, 50, EXPLAIN_PARTITION_SAMPLES if explain else PARTITION_SAMPLES))
 
 
 def _is_text_type(arrow_type) -> bool:
