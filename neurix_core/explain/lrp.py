@@ -45,19 +45,19 @@ import copy
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from typing import Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from zennit.attribution import Gradient
-from zennit.composites import LayerMapComposite, NameMapComposite
-from zennit.rules import Epsilon, Gamma
 
 from neurix_core.explain.gamma_closed_form import gamma_relevance
 from neurix_core.model.towers import InteractionModel
 from neurix_core.train.linear import LinearComponent
+
+if TYPE_CHECKING:  # zennit is imported where its hooks run: it imports torchvision (~3 s), which the default
+    from zennit.composites import LayerMapComposite  # closed-form engine does not need
 
 DEFAULT_GAMMA = 0.25
 # Rows (profile × output-relevance vectors) pushed through one backward pass: bounds peak memory at a few
@@ -85,6 +85,9 @@ def _autograd_on(method: Callable[P, T]) -> Callable[P, T]:
 
 def gamma_composite(gamma: float = DEFAULT_GAMMA) -> LayerMapComposite:
     """The rule set: generalised LRP-γ on every Linear layer (ReLU/Dropout use the plain gradient)."""
+    from zennit.composites import LayerMapComposite
+    from zennit.rules import Gamma
+
     return LayerMapComposite(layer_map=[(nn.Linear, Gamma(gamma=gamma))])
 
 
@@ -174,6 +177,8 @@ class InteractionLRP:
     def _propagate(self, rows: Tensor, output_relevance: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
         """One zennit backward pass: (latent g(rows), relevance of rows' genes) for the given output
         relevance."""
+        from zennit.attribution import Gradient
+
         rows = rows.clone().requires_grad_(True)
         with self._lock, Gradient(model=self.tower, composite=gamma_composite(self.gamma)) as attributor:
             latent, relevance = attributor(rows, output_relevance)
@@ -406,6 +411,10 @@ class InteractionLRP:
         The prediction is built as Sequential(tower, Linear(K→1, weight f(d)/K, no bias)); the head gets LRP-0
         (ε rule with a negligible ε) and starts from relevance ŷ, the tower gets the γ rule.
         """
+        from zennit.attribution import Gradient
+        from zennit.composites import NameMapComposite
+        from zennit.rules import Epsilon, Gamma
+
         x = self._as_input(x)
         index = self._as_drug_index(drug_index)
         K = self.latent_dim
