@@ -354,9 +354,10 @@ def _write(rows: list[dict], out: Path) -> None:
     stages = [s for s in STAGES if any(s in (r.get("stage_cpu_s_per_1000") or {}) for r in records)]
     lines += [
         "",
-        "CPU seconds per 1,000 samples by partition stage (`time.process_time` of the process running the "
-        "partition, all its threads; mostly independent of the machine's load, but torch's threads can count "
-        "spin-waiting under contention; `load_bundle` is a worker's start-up, paid once per process):",
+        "CPU seconds per 1,000 samples by partition stage (the CPU time of the thread running the partition "
+        "where torch is single-threaded, as in every configuration here with partitions on threads or one-thread "
+        "workers; else of its whole process; mostly independent of the machine's load; `load_bundle` is a "
+        "worker's start-up, paid once per process):",
         "",
         "| samples | config | top genes | " + " | ".join(stages) + " |",
         "|---|---|---|" + "---|" * len(stages),
