@@ -36,7 +36,8 @@ from torch import Tensor, nn
 
 ZENNIT_STABILISER = 1e-6  # zennit.rules.Gamma's default ``stabilizer``
 # the per-profile products over relevance-carrying units only: worth it for many rows per profile (the K-row
-# basis), when at most this share of a layer's outputs carries relevance
+# basis; one row per profile, as for one drug over many lines, would be hundreds of tiny products), when at most this
+# share of a layer's outputs carries relevance
 SPARSE_MIN_ROWS = 64
 SPARSE_MAX_FRACTION = 0.8
 
@@ -110,7 +111,7 @@ def _backward_linear(state: _LinearState, relevance: Tensor, gamma: float) -> Te
     # output units that carry no relevance for a profile (e.g. behind an inactive ReLU: about half of them) add
     # exact zeros: the products skip them, profile by profile, when that saves enough to pay for the gathers
     carrying = (total != 0).any(dim=1) | (difference != 0).any(dim=1)  # profiles × out
-    if profiles * rows >= SPARSE_MIN_ROWS and float(carrying.float().mean()) < SPARSE_MAX_FRACTION:
+    if rows >= SPARSE_MIN_ROWS and float(carrying.float().mean()) < SPARSE_MAX_FRACTION:
         # inputs-major storage (profiles × in × rows, returned as a transposed view): the tall product
         # Wᵀ_units · Rᵀ runs ~25 % faster than R · W_units, and later products take the view as it is
         summed_by_input = relevance.new_empty(profiles, weight.shape[1], rows)
