@@ -4,10 +4,11 @@ The driver only opens the input, decides the value scale once, lists the partiti
 and submits them; workers read, predict and write their own partitions (``partition.run_partition``), so the driver's
 memory does not grow with the cohort. ``scheduler``:
 
-* ``None``: a local cluster, one single-threaded worker process per core (started and stopped here);
+* ``None``: a local cluster, one worker in this process with a thread per core (started and stopped here);
 * ``"tcp://host:8786"``: an existing cluster (SLURM via dask-jobqueue, Kubernetes, ``dask scheduler`` +
   ``dask worker``): the same tasks, the output directory must be on a filesystem every worker sees;
-* ``"inline"``: no Dask, partitions one after another in this process (debugging, the benchmark's baseline).
+* ``"inline"``: no Dask, partitions on a thread per core of this process (no scheduler at all: debugging, the
+  benchmark's baseline).
 
 A lost worker's tasks are rescheduled by Dask; a run that stops is resumed by running it again with the same
 ``out``: completed partitions are skipped, and a directory written with other settings is refused.
