@@ -73,9 +73,8 @@ def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
     if present.size:
         if all(pd.api.types.is_numeric_dtype(t) for t in set(expression.dtypes)):
-            values[:, present] = expression.to_numpy(dtype=np.float64)[
-                :, picked
-            ]  # one block, no per-column iloc
+            block = expression.to_numpy(dtype=np.float64)  # one block, no per-column iloc
+            values[:, present] = block[:, picked]
         else:  # other columns may hold text: convert only the genes'
             values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
     values[~np.isfinite(values)] = np.nan

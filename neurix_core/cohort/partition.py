@@ -85,9 +85,8 @@ _NEURIX: dict[str, object] = {}
 _MAPPINGS: dict[tuple, GeneMapping] = {}
 _TARGETS: dict[str, np.ndarray] = {}
 _METADATA: dict[tuple, pd.DataFrame] = {}
-_CACHE_LOCK = (
-    threading.RLock()
-)  # partitions may run on several threads of one process (``--scheduler inline``)
+# partitions may run on several threads of one process (``--scheduler inline``, the default local cluster)
+_CACHE_LOCK = threading.RLock()
 
 
 def _cached(store: dict, key, build):

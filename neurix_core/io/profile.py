@@ -468,8 +468,8 @@ def profile_from_matrix(
             "updating previous or alias symbols."
         )
     mapped = np.array([s is not None for s in mapping.symbols])
-    # aliases alone are no evidence of genes: a sample called 'S2' is an alias of RPS2 (labels mapped without
-    # renaming are: the label test is then skipped, as it is for every partition of a cohort)
+    # aliases alone are no evidence of genes: a sample called 'S2' is an alias of RPS2. Labels mapped as written
+    # are, so the label test runs only when every mapped label was an alias or previous symbol.
     mapped_as_written = int(mapped.sum()) - mapping.n_renamed
     if not mapped.any() or (mapped_as_written <= 0 and _gene_fraction(genes, known_genes) == 0):
         raise ProfileError(
