@@ -308,10 +308,9 @@ def _metadata(task: PartitionTask) -> pd.DataFrame:
     50k-sample ``obs`` for each of 200 partitions grew with the square of the cohort)."""
     source = task.source
     try:
-        stat = Path(source.path).stat()
-        key = (str(source.path), stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        key = (str(source.path), 0, 0)
+        key = (str(source.path), source.fingerprint())
+    except OSError:  # ``metadata`` raises the readable error
+        key = (str(source.path), "")
     return _cached(_METADATA, key, source.metadata).iloc[task.start : task.stop]
 
 
@@ -505,11 +504,7 @@ def _top_genes(neurix, model_input: ModelInput, top: int, predictions: Predictio
     drug_index = np.repeat(result.drug_index.reshape(-1).astype(np.int32), keep)
     drugs = neurix.bundle.drugs
     genes = pa.array([str(g) for g in neurix.bundle.genes])
-    by_drug = {
-        "drug_key": pa.DictionaryArray.from_arrays(
-            drug_index, pa.array(drugs["drug_key"].astype(str).tolist())
-        )
-    }
+    by_drug = {"drug_key": dictionary_array(drug_index, drugs["drug_key"].astype(str).to_numpy(dtype=object))}
     if predictions.level != "screen" and "compound_id" in drugs.columns:
         by_drug = {
             "compound_id": dictionary_array(drug_index, drugs["compound_id"].to_numpy(dtype=object)),

@@ -169,10 +169,18 @@ class InteractionLRP:
     def _as_drug_index(self, drug_index: Tensor | Sequence[int] | int | None) -> Tensor:
         if drug_index is None:
             return torch.arange(self.n_drugs, device=self.device)
-        index = torch.as_tensor(drug_index, dtype=torch.long, device=self.device).reshape(-1)
+        return self._in_range(torch.as_tensor(drug_index, dtype=torch.long, device=self.device).reshape(-1))
+
+    def _in_range(self, index: Tensor) -> Tensor:
+        """``index`` (drug positions, any shape), after checking every entry names a model drug."""
         if index.numel() and (index.min() < 0 or index.max() >= self.n_drugs):
             raise IndexError(f"drug index out of range [0, {self.n_drugs})")
         return index
+
+    def _check_out(self, out: Tensor | None, shape: tuple[int, ...]) -> None:
+        """A caller's result buffer must match the block exactly (it is written in place, never resized)."""
+        if out is not None and (tuple(out.shape) != shape or out.dtype != self.dtype):
+            raise ValueError(f"out must be a {self.dtype} tensor of shape {shape}, got {tuple(out.shape)}")
 
     def _propagate(self, rows: Tensor, output_relevance: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
         """One zennit backward pass: (latent g(rows), relevance of rows' genes) for the given output
@@ -281,9 +289,8 @@ class InteractionLRP:
             latent, relevance = self._propagate_rows(chunk, K, lambda _g, e=identity: e)
             bases.append(relevance)
             latents.append(latent)
-        if (
-            len(bases) == 1
-        ):  # one chunk (the cohort's top-gene path): no copy of the profiles × K × genes block
+        # one chunk (the cohort's top-gene path): no copy of the profiles × K × genes block
+        if len(bases) == 1:
             return bases[0], latents[0]
         return torch.cat(bases), torch.cat(latents)
 
@@ -306,9 +313,7 @@ class InteractionLRP:
         about as much as the arithmetic that fills it).
         """
         x, index = self._as_input(x), self._as_drug_index(drug_index)
-        shape = (x.shape[0], index.numel(), self.n_genes)
-        if out is not None and (tuple(out.shape) != shape or out.dtype != self.dtype):
-            raise ValueError(f"out must be a {self.dtype} tensor of shape {shape}, got {tuple(out.shape)}")
+        self._check_out(out, (x.shape[0], index.numel(), self.n_genes))
         if self.linear_weights is None:
             relevance = self.network_relevance(x, index, method, rows_per_chunk)
             return relevance if out is None else out.copy_(relevance)
@@ -338,12 +343,8 @@ class InteractionLRP:
             raise ValueError(
                 f"drug_rows must be profiles × drugs, got {tuple(rows.shape)} for {x.shape[0]} profiles"
             )
-        if rows.numel() and (rows.min() < 0 or rows.max() >= self.n_drugs):
-            raise IndexError(f"drug index out of range [0, {self.n_drugs})")
-        shape = (x.shape[0], rows.shape[1], self.n_genes)
-        if out is not None and (tuple(out.shape) != shape or out.dtype != self.dtype):
-            raise ValueError(f"out must be a {self.dtype} tensor of shape {shape}, got {tuple(out.shape)}")
-        return self._basis_relevance(x, rows, rows_per_chunk, out)
+        self._check_out(out, (x.shape[0], rows.shape[1], self.n_genes))
+        return self._basis_relevance(x, self._in_range(rows), rows_per_chunk, out)
 
     def _basis_relevance(self, x: Tensor, index: Tensor, rows_per_chunk: int, out: Tensor | None) -> Tensor:
         """The basis path for drugs ``index`` (shared: D, or per profile: profiles × D), written into ``out``.
