@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,7 +70,7 @@ class ModelInput:
 
 def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     """samples × model genes (NaN where the profile lacks a gene), matching gene symbols case-insensitively."""
-    present, picked = _gene_positions(tuple(map(str, expression.columns.tolist())), tuple(map(str, genes)))
+    present, picked = gene_positions(expression.columns, genes)
     values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
     if present.size:
         if all(pd.api.types.is_numeric_dtype(t) for t in set(expression.dtypes)):
@@ -81,9 +82,18 @@ def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     return values
 
 
+def gene_positions(columns: pd.Index | Sequence[str], genes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the model genes the columns hold, their column positions), matched case-insensitively and
+    with R-style spellings (HLA.A) of HGNC symbols (HLA-A); computed once per column layout."""
+    names = (
+        columns.to_numpy(dtype=object) if isinstance(columns, pd.Index) else columns
+    )  # not per-cell iteration
+    return _gene_positions(tuple(map(str, names)), tuple(map(str, genes)))
+
+
 @functools.lru_cache(maxsize=8)
 def _gene_positions(columns: tuple[str, ...], genes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(model-gene positions found, their column positions): the same for every partition of a cohort."""
+    """``gene_positions`` for hashable arguments: the same for every partition of a cohort."""
     names = [name.upper() for name in columns]
     upper = {name: j for j, name in enumerate(names)}  # → column position (the last of equal spellings)
     for j, name in enumerate(names):  # R-style spellings (HLA.A) of HGNC symbols (HLA-A) still match

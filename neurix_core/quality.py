@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from neurix_core.io.profile import ParsedProfile
-from neurix_core.predict import MIN_GENE_COVERAGE, align_to_genes, coverage_refusal
+from neurix_core.predict import MIN_GENE_COVERAGE, align_to_genes, coverage_refusal, gene_positions
 
 IMPUTED_WARNING = 0.05
 
@@ -128,18 +128,23 @@ def assess_quality(
     profile: ParsedProfile | pd.DataFrame,
     genes: Sequence[str],
     min_coverage: float = MIN_GENE_COVERAGE,
+    genes_measured: np.ndarray | None = None,
 ) -> DataQuality:
-    """Per-sample quality of a parsed profile (or a samples × genes frame) against the model's genes."""
+    """Per-sample quality of a parsed profile (or a samples × genes frame) against the model's genes.
+
+    ``genes_measured`` (per sample, the model genes with a value) may be passed by a caller that already aligned
+    the profile (a cohort partition, from its model input's coverage): the alignment is then not repeated.
+    """
     expression = profile.expression if isinstance(profile, ParsedProfile) else profile
-    aligned = align_to_genes(expression, list(genes))
-    in_file = {str(c).upper() for c in expression.columns.tolist()}
-    present = np.array([g.upper() in in_file for g in genes], dtype=bool)
-    measured = np.isfinite(aligned)
+    genes = list(genes)
     n_genes = len(genes)
-    # whole-matrix counts (a cohort partition has hundreds of samples)
-    n_measured = measured.sum(axis=1)
-    absent = int((~present).sum())
-    missing = (~measured[:, present]).sum(axis=1)
+    # the model genes the file has a column for, matched as the alignment matches them (case, R-style dots)
+    n_present = len(gene_positions(expression.columns, genes)[0])
+    if genes_measured is None:
+        genes_measured = np.isfinite(align_to_genes(expression, genes)).sum(axis=1)
+    n_measured = np.asarray(genes_measured, dtype=np.int64)
+    absent = n_genes - n_present
+    missing = n_present - n_measured  # a measured gene is always one the file has
     fraction = (absent + missing) / n_genes if n_genes else np.ones(len(n_measured))
     status = np.where(
         n_measured < min_coverage * n_genes, "refused", np.where(fraction > IMPUTED_WARNING, "warning", "ok")

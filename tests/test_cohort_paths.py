@@ -113,3 +113,21 @@ def test_signed_two_decimals_match_printf() -> None:
     expected = np.array([f"{v:+.2f}" for v in values], dtype=object)  # printf semantics, as np.char.mod
     assert (_signed_2dp(values) == expected).all()
     assert _signed_2dp(np.array([np.nan]))[0] == ""  # a padded entry: never shown
+
+
+def test_partition_threads_do_their_maths_on_one_thread_each() -> None:
+    """Partitions on threads of one process: torch and numpy's BLAS single-threaded inside the block (OpenBLAS
+    on every core serialised the two partitions' calls), both restored after."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from neurix_core.cohort.runner import _math_threads
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    torch_before, blas_before = torch.get_num_threads(), blas_threads()
+    with _math_threads(1):
+        assert torch.get_num_threads() == 1
+        assert blas_threads() and all(n == 1 for n in blas_threads())
+    assert torch.get_num_threads() == torch_before and blas_threads() == blas_before

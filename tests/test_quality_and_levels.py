@@ -38,6 +38,25 @@ def test_missing_values_are_counted_as_imputed_and_warned(neurix: Neurix) -> Non
     assert quality.table().loc[0, "imputed_fraction"] > IMPUTED_WARNING
 
 
+def test_quality_counts_are_the_same_from_the_cohort_coverage(neurix: Neurix) -> None:
+    """Cohort partitions pass the measured-gene counts they already have; the figures must not change, and a gene
+    the alignment matches by an R-style spelling (HLA.A for HLA-A) counts as in the file, not as absent."""
+    from neurix_core.quality import assess_quality
+
+    genes = neurix.bundle.genes
+    frame = neurix.example_profiles().iloc[:3].copy()
+    frame.iloc[0, ::9] = np.nan  # values missing in one sample
+    frame = frame.drop(columns=frame.columns[5:40])  # genes absent from the file
+    dotted = next(g for g in frame.columns if "-" in g)
+    frame = frame.rename(columns={dotted: dotted.replace("-", ".")})
+    aligned = assess_quality(frame, genes).table()
+    measured = np.isfinite(neurix.prepare(frame).zscored).sum(axis=1)
+    given = assess_quality(frame, genes, genes_measured=measured).table()
+    pd.testing.assert_frame_equal(aligned, given)
+    assert (aligned["genes_absent"] == 35).all()  # the dotted spelling is not among them
+    assert aligned.loc[0, "values_missing"] == int(frame.iloc[0].isna().sum())
+
+
 def test_every_low_coverage_sample_is_named(neurix: Neurix) -> None:
     profile = neurix.example_profiles().iloc[:3].T.copy()
     profile.iloc[: int(0.6 * len(profile)), [0, 2]] = np.nan
