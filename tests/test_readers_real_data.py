@@ -138,8 +138,8 @@ def test_depmap_entrez_ids_agree_with_bundled_hgnc_table(
     by_header = map_genes([f"{s} ({e})" for s, e in zip(genes["symbol"], genes["entrez"], strict=True)])
     by_entrez = map_genes([str(e) for e in genes["entrez"]])
     assert by_header.id_type == "depmap" and by_entrez.id_type == "entrez"
-    assert by_header.symbols == list(genes["symbol"])
-    assert by_entrez.symbols == list(genes["symbol"])
+    assert list(by_header.symbols) == list(genes["symbol"])
+    assert list(by_entrez.symbols) == list(genes["symbol"])
 
 
 def test_parse_profile_reads_real_depmap_rows(

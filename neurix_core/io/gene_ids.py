@@ -55,10 +55,10 @@ class GeneTable:
 class GeneMapping:
     """Result of mapping a list of labels: one symbol (or None) per label, plus what kind of ids they were."""
 
-    symbols: list[str | None]
+    symbols: tuple[str | None, ...]
     id_type: IdType
     n_renamed: int
-    warnings: list[str]
+    warnings: tuple[str, ...]
 
     @property
     def n_mapped(self) -> int:
@@ -219,9 +219,33 @@ def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None)
 
     Labels are classified one by one, so a file mixing symbols and Ensembl ids still maps; the reported id
     type is the majority. Raises ProfileError only when a needed table is missing.
+
+    Remembered for the last few label lists: uploads from one pipeline share their gene list, and mapping
+    ~20,000 labels took a fifth of a dashboard upload's parsing (the result is immutable).
     """
-    table = gene_table()
-    texts = [str(label).strip() for label in labels]  # each label stripped, classified and upper-cased once
+    known = None if known_genes is None else tuple(map(str, known_genes))
+    return _map_genes(tuple(map(str, labels)), known, _SameTable(gene_table()))
+
+
+@dataclass(frozen=True, eq=False)
+class _SameTable:
+    """The gene table as a cache key: equal only to itself (its dictionaries are not hashable), and held by the
+    cache so its id cannot be reused by another table while the entry lives."""
+
+    table: GeneTable | None
+
+    def __hash__(self) -> int:
+        return id(self.table)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SameTable) and other.table is self.table
+
+
+@lru_cache(maxsize=16)
+def _map_genes(labels: tuple[str, ...], known_genes: tuple[str, ...] | None, key: _SameTable) -> GeneMapping:
+    """``map_genes`` for hashable arguments, with the gene table in use (part of the cache key)."""
+    table = key.table
+    texts = [label.strip() for label in labels]  # each label stripped, classified and upper-cased once
     upper = [text.upper() for text in texts]
     kinds = [classify_label(text) for text in texts]
     symbols = [
@@ -255,7 +279,7 @@ def map_genes(labels: Sequence[str], known_genes: Collection[str] | None = None)
             "into dates; export gene names as text."
         )
     id_type = _majority(kinds) if labels else "symbol"
-    return GeneMapping(symbols=symbols, id_type=id_type, n_renamed=n_renamed, warnings=warnings)
+    return GeneMapping(symbols=tuple(symbols), id_type=id_type, n_renamed=n_renamed, warnings=tuple(warnings))
 
 
 def recognised_fraction(labels: Sequence[str], known_genes: Collection[str] | None = None) -> float:
