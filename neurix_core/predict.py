@@ -71,14 +71,24 @@ class ModelInput:
 def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     """samples × model genes (NaN where the profile lacks a gene), matching gene symbols case-insensitively."""
     present, picked = gene_positions(expression.columns, genes)
-    values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
-    if present.size:
-        if all(pd.api.types.is_numeric_dtype(t) for t in set(expression.dtypes)):
-            block = expression.to_numpy(dtype=np.float64)  # one block, no per-column iloc
-            values[:, present] = block[:, picked]
-        else:  # other columns may hold text: convert only the genes'
-            values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
-    values[~np.isfinite(values)] = np.nan
+    numeric = all(pd.api.types.is_numeric_dtype(t) for t in set(expression.dtypes))
+    if present.size == len(genes) and numeric:  # every model gene in the file: one gather, no scatter
+        block = expression.to_numpy(dtype=np.float64)
+        in_order = bool(np.array_equal(picked, np.arange(len(genes))))  # the file's columns are the model's
+        values = np.array(block, order="C") if in_order else np.take(block, picked, axis=1)
+    else:
+        values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
+        if present.size:
+            if numeric:
+                block = expression.to_numpy(dtype=np.float64)  # one block, no per-column iloc
+                values[:, present] = block[:, picked]
+            else:  # other columns may hold text: convert only the genes'
+                values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
+    infinite = np.isinf(values)
+    if (
+        infinite.any()
+    ):  # (the upload parser refuses infinite values; a DataFrame given to the API may hold them)
+        values[infinite] = np.nan
     return values
 
 
@@ -155,7 +165,7 @@ def prepare_input(
     return ModelInput(
         samples=[str(s) for s in expression.index],
         zscored=zscored,
-        scaled=scaled.astype(np.float32),
+        scaled=scaled.astype(np.float32, copy=False),
         coverage=coverage,
         scaling=choice,
     )

@@ -16,10 +16,21 @@ def within_sample_zscore(values: np.ndarray) -> np.ndarray:
     """Z-score each row over its observed (non-NaN) genes; NaN stays NaN."""
     values = np.asarray(values, dtype=np.float64)
     complete = not np.isnan(values).any()  # the nan-aware reductions copy and take ~3× longer
-    mean = (np.mean if complete else np.nanmean)(values, axis=1, keepdims=True)
-    std = (np.std if complete else np.nanstd)(values, axis=1, keepdims=True)
+    if not complete:
+        mean = np.nanmean(values, axis=1, keepdims=True)
+        std = np.nanstd(values, axis=1, keepdims=True)
+        std[~np.isfinite(std) | (std == 0)] = 1.0
+        return (values - mean) / std
+    # np.std's own steps (mean, centre, square, sum, divide, sqrt), with the centred copy reused for z: the same
+    # numbers as np.std and one pass fewer over the samples × genes block
+    mean = np.mean(values, axis=1, keepdims=True)
+    centred = values - mean
+    squares = np.multiply(centred, centred)
+    std = np.sqrt(np.sum(squares, axis=1, keepdims=True) / values.shape[1])
+    del squares
     std[~np.isfinite(std) | (std == 0)] = 1.0
-    return (values - mean) / std
+    centred /= std
+    return centred
 
 
 @dataclass
@@ -39,8 +50,11 @@ class GeneScaler:
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Standardised values (float32); NaN (gene not measured) becomes 0, the training mean."""
-        scaled = (np.asarray(values, dtype=np.float32) - self.mean) / self.std
-        return np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        scaled = np.asarray(values, dtype=np.float32) - self.mean  # a new float32 array, scaled in place
+        scaled /= self.std
+        return np.nan_to_num(scaled, copy=False, nan=0.0, posinf=0.0, neginf=0.0).astype(
+            np.float32, copy=False
+        )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"scaler_mean": self.mean, "scaler_std": self.std}

@@ -113,24 +113,26 @@ def scale_evidence(values: np.ndarray) -> ScaleEvidence:
     squares = np.einsum("ij,ij->i", filled, filled)
     sds = np.sqrt(np.maximum(squares / counts - means**2, 0))
     negative = finite < 0
-    negatives = finite[negative]
+    n_negative = int(np.count_nonzero(negative))
     tolerance = np.maximum(Z_MEAN_TOLERANCE, 3.0 / np.sqrt(counts))
     zscore_like = bool(
         np.all(np.abs(means) <= tolerance) and np.all((sds >= Z_SD_RANGE[0]) & (sds <= Z_SD_RANGE[1]))
     )
-    any_negative = bool(negatives.size)
+    any_negative = n_negative > 0
     return ScaleEvidence(
         n_values=int(finite.size),
         minimum=float(finite.min()),
         maximum=float(finite.max()),
-        negative_fraction=float(negative.mean()),
+        negative_fraction=n_negative / finite.size,
         whole_numbers=_all_whole(finite),
         sample_means=(float(means.min()), float(means.max())),
         sample_sds=(float(sds.min()), float(sds.max())),
         zscore_like=zscore_like and any_negative,
+        # negative values all ≤ −1 and whole (codes such as −9): no copy of the negatives unless none lies in
+        # (−1, 0) (z-scores stop there, before rounding every value)
         negative_codes=any_negative
-        and bool(np.all(negatives <= -1))  # (z-scores stop here, before rounding every value)
-        and bool(np.all(negatives == np.round(negatives))),
+        and not bool(np.any(negative & (finite > -1)))
+        and _all_whole(finite[negative]),
     )
 
 
@@ -236,7 +238,7 @@ def _to_log2tpm(
 
     Library sizes for counts use every gene row of the file, recognised or not: CPM is relative to all reads.
     """
-    values = matrix[:, mapped]
+    values = np.compress(mapped, matrix, axis=1)  # a new C-ordered array (``matrix[:, mapped]`` is F-ordered)
     if scale in ("tpm", "counts", "log2tpm") and np.nanmin(values, initial=0.0) < 0:
         label = {"tpm": "TPM", "counts": "read counts", "log2tpm": "log2(TPM+1) values"}[scale]
         raise ProfileError(f"The file has negative values, which {label} cannot be: check the value scale.")
