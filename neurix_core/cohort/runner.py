@@ -382,6 +382,18 @@ def _math_threads(threads: int | None):
 # --- cohort summaries -------------------------------------------------------------------------------------------
 
 
+def _read_partials(paths: list[Path]) -> pd.DataFrame:
+    """All partitions' partial tables, in partition order, in one multi-threaded Arrow read (4× faster than a
+    DataFrame per file for 100 partitions); file by file where their schemas differ (an all-empty text column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table([str(p) for p in paths]).to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
 def _summarise(run_dir: Path, neurix, n_partitions: int, group_by: str | None) -> None:
     """Merge the partitions' partial sums into per-drug (and per-group) summaries and per-drug top genes."""
     state = run_dir / STATE
@@ -390,7 +402,7 @@ def _summarise(run_dir: Path, neurix, n_partitions: int, group_by: str | None) -
     drug_parts = sorted(state.glob("part-*.drugs.parquet"))
     drugs = neurix.bundle.drugs
     if drug_parts:
-        partial = pd.concat([pd.read_parquet(p) for p in drug_parts], ignore_index=True)
+        partial = _read_partials(drug_parts)
         key = str(partial["key"].iloc[0])
         keys = ["group", "drug"]
         sums = partial.groupby(keys, sort=False).agg(
