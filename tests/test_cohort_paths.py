@@ -131,3 +131,33 @@ def test_partition_threads_do_their_maths_on_one_thread_each() -> None:
         assert torch.get_num_threads() == 1
         assert blas_threads() and all(n == 1 for n in blas_threads())
     assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
+
+
+def test_a_new_thread_adopts_the_process_torch_thread_count() -> None:
+    """OpenMP keeps its thread count per thread: a worker thread (cohort partition, Streamlit script run) starts
+    from every core unless it adopts the process setting, which ``adopt_torch_threads`` does."""
+    import threading
+
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from neurix_core.threads import adopt_torch_threads
+
+    def openmp_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"]
+
+    seen: dict[str, list[int]] = {}
+
+    def worker() -> None:
+        adopt_torch_threads()
+        seen["adopted"] = openmp_threads()
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    finally:
+        torch.set_num_threads(before)
+    assert seen["adopted"] and all(n == 1 for n in seen["adopted"])

@@ -33,6 +33,7 @@ from neurix_core.io.gene_ids import GeneMapping, map_genes
 from neurix_core.io.profile import profile_from_matrix
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, align_to_genes, coverage_refusal, prepare_input
 from neurix_core.predict_block import PredictionBlock, dictionary_array, write_parquet
+from neurix_core.threads import adopt_torch_threads
 
 SENSITIVE_Z = (
     -1.0
@@ -218,6 +219,7 @@ def run_partition(task: PartitionTask) -> dict:
     existing = read_marker(task.out, task.name, task.config_hash)
     if existing is not None:  # a duplicate run of a finished partition (e.g. rescheduled after a lost worker)
         return existing
+    adopt_torch_threads()  # the runner's single-thread setting, on this worker thread too
     clock = StageClock()
     with clock("load_bundle"):
         neurix = cached_neurix(task.bundle_dir)
