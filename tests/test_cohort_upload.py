@@ -22,18 +22,22 @@ if str(ROOT) not in sys.path:
 from dashboard import widgets  # noqa: E402
 
 
-def _h5ad_bytes(frame: pd.DataFrame, sparse: bool = False) -> bytes:
+def _h5ad_bytes(frame: pd.DataFrame, sparse: bool = False, nullable_strings: bool = False) -> bytes:
+    """``nullable_strings``: names in pandas' string dtype, written as anndata's ``nullable-string-array`` groups
+    (what anndata writes for pandas 3's default strings once allowed) instead of plain string datasets."""
     import scipy.sparse
 
     values = frame.to_numpy(np.float32)
+    dtype = "string" if nullable_strings else object
     adata = anndata.AnnData(
         X=scipy.sparse.csr_matrix(values) if sparse else values,
-        obs=pd.DataFrame(index=pd.Index([str(s) for s in frame.index], dtype=object)),
-        var=pd.DataFrame(index=pd.Index([str(g) for g in frame.columns], dtype=object)),
+        obs=pd.DataFrame(index=pd.Index([str(s) for s in frame.index], dtype=dtype)),
+        var=pd.DataFrame(index=pd.Index([str(g) for g in frame.columns], dtype=dtype)),
     )
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "upload.h5ad"
-        adata.write_h5ad(path)
+        with anndata.settings.override(allow_write_nullable_strings=nullable_strings):
+            adata.write_h5ad(path)
         return path.read_bytes()
 
 
@@ -45,6 +49,27 @@ def test_h5ad_upload_parses_like_a_table(examples: pd.DataFrame, neurix, sparse:
     assert parsed.value_scale == table.value_scale == "zscore"
     assert list(parsed.expression.index) == [str(s) for s in frame.index]
     np.testing.assert_allclose(parsed.expression[table.expression.columns], table.expression, atol=1e-5)
+
+
+def test_h5ad_with_nullable_string_names_reads_like_plain_strings(
+    examples: pd.DataFrame, neurix, tmp_path
+) -> None:
+    """Names stored as anndata's nullable-string-array groups (values + mask) are read, for an upload and for a
+    cohort, not refused with an internal error."""
+    from neurix_core.cohort import run_cohort
+
+    frame = examples.iloc[:3]
+    data = _h5ad_bytes(frame, nullable_strings=True)
+    parsed = parse_profile(data, "strings.h5ad", known_genes=neurix.bundle.genes)
+    plain = parse_profile(_h5ad_bytes(frame), "plain.h5ad", known_genes=neurix.bundle.genes)
+    assert list(parsed.expression.index) == [str(s) for s in frame.index]
+    pd.testing.assert_frame_equal(parsed.expression, plain.expression)
+    path = tmp_path / "strings.h5ad"
+    path.write_bytes(data)
+    result = run_cohort(path, tmp_path / "out", scheduler="inline", progress=False)
+    assert result.n_predicted == 3
+    written = pd.read_parquet(tmp_path / "out" / "quality")
+    assert sorted(written["sample"]) == sorted(str(s) for s in frame.index)
 
 
 def test_h5ad_upload_limits_and_damage(examples: pd.DataFrame, neurix) -> None:

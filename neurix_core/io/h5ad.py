@@ -54,12 +54,31 @@ def read_rows(element, start: int, stop: int) -> np.ndarray:
 
 def obs_names(handle, start: int = 0, stop: int | None = None) -> list[str]:
     obs = handle["obs"]
-    return _decode(obs[obs.attrs["_index"]][start:stop])
+    return _strings(obs[obs.attrs["_index"]], start, stop)
 
 
 def var_names(handle) -> list[str]:
     var = handle["var"]
-    return _decode(var[var.attrs["_index"]][:])
+    return _strings(var[var.attrs["_index"]])
+
+
+def _strings(element, start: int = 0, stop: int | None = None) -> list[str]:
+    """Rows ``start:stop`` of an AnnData string array: a plain dataset, or the group anndata writes for pandas'
+    string dtype (encoding ``nullable-string-array``: ``values`` and a ``mask`` of missing entries, read as "")."""
+    import h5py
+
+    if not isinstance(element, h5py.Group):
+        return _decode(element[start:stop])
+    if "values" not in element:
+        raise ProfileError(
+            "The .h5ad file's sample or gene names are stored in an unknown form "
+            f"({element.attrs.get('encoding-type', 'no encoding')}): save it again with scanpy."
+        )
+    names = _decode(element["values"][start:stop])
+    if "mask" in element:
+        missing = np.asarray(element["mask"][start:stop], dtype=bool)
+        names = ["" if gone else name for name, gone in zip(names, missing, strict=True)]
+    return names
 
 
 def parse_h5ad_upload(data: bytes, values: str, limits, known_genes: Collection[str] | None):
