@@ -72,22 +72,21 @@ def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     """samples × model genes (NaN where the profile lacks a gene), matching gene symbols case-insensitively."""
     present, picked = gene_positions(expression.columns, genes)
     numeric = all(pd.api.types.is_numeric_dtype(t) for t in set(expression.dtypes))
-    if present.size == len(genes) and numeric:  # every model gene in the file: one gather, no scatter
-        block = expression.to_numpy(dtype=np.float64)
+    block = expression.to_numpy(dtype=np.float64) if numeric and present.size else None  # one block, no iloc
+    if block is not None and present.size == len(
+        genes
+    ):  # every model gene in the file: one gather, no scatter
         in_order = bool(np.array_equal(picked, np.arange(len(genes))))  # the file's columns are the model's
         values = np.array(block, order="C") if in_order else np.take(block, picked, axis=1)
     else:
         values = np.full((expression.shape[0], len(genes)), np.nan, dtype=np.float64)
-        if present.size:
-            if numeric:
-                block = expression.to_numpy(dtype=np.float64)  # one block, no per-column iloc
-                values[:, present] = block[:, picked]
-            else:  # other columns may hold text: convert only the genes'
-                values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
+        if block is not None:
+            values[:, present] = block[:, picked]
+        elif present.size:  # other columns may hold text: convert only the genes'
+            values[:, present] = expression.iloc[:, picked].to_numpy(dtype=np.float64)
+    # the upload parser refuses infinite values; a DataFrame given to the API may hold them
     infinite = np.isinf(values)
-    if (
-        infinite.any()
-    ):  # (the upload parser refuses infinite values; a DataFrame given to the API may hold them)
+    if infinite.any():
         values[infinite] = np.nan
     return values
 
@@ -95,9 +94,8 @@ def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
 def gene_positions(columns: pd.Index | Sequence[str], genes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(positions of the model genes the columns hold, their column positions), matched case-insensitively and
     with R-style spellings (HLA.A) of HGNC symbols (HLA-A); computed once per column layout."""
-    names = (
-        columns.to_numpy(dtype=object) if isinstance(columns, pd.Index) else columns
-    )  # not per-cell iteration
+    # an Index converted in one step, not iterated cell by cell (slow for Arrow-backed strings)
+    names = columns.to_numpy(dtype=object) if isinstance(columns, pd.Index) else columns
     return _gene_positions(tuple(map(str, names)), tuple(map(str, genes)))
 
 

@@ -113,13 +113,13 @@ def cached_neurix(bundle_dir: str | Path | None):
         key = str(directory)  # load_bundle raises the readable error
 
     def load():
-        _set_torch_threads()
+        _tune_if_dask_worker()
         return Neurix.load(directory)
 
     return _cached(_NEURIX, key, load)
 
 
-def _set_torch_threads() -> None:
+def _tune_if_dask_worker() -> None:
     """On a Dask worker process: single-threaded maths per partition, and the allocator Dask's nanny changed put
     back (``tune_worker_process``). Partitions on threads of this process (``--scheduler inline``, the default
     local cluster) are set by the runner instead."""
@@ -379,7 +379,7 @@ def _quality(
     frame["model_genes_measured"] = np.round(frame["coverage"] * n_genes).astype("Int64")
     frame["model_genes_imputed"] = (n_genes - frame["model_genes_measured"]).astype("Int64")
     if expression is not None and not expression.empty:
-        frame = _join_api_quality(neurix, frame, expression)
+        frame = _join_quality(neurix, frame, expression)
     if predictions is not None:
         per_sample = [c for c in ("in_domain", "domain_distance") if c in predictions.columns]
         if per_sample:
@@ -395,7 +395,7 @@ def _quality(
     return frame
 
 
-def _join_api_quality(neurix, frame: pd.DataFrame, expression: pd.DataFrame) -> pd.DataFrame:
+def _join_quality(neurix, frame: pd.DataFrame, expression: pd.DataFrame) -> pd.DataFrame:
     """Add the data-quality figures of ``neurix predict`` (genes absent, values missing, imputed, status), from the
     coverage already computed (the profile is not aligned to the model's genes a second time)."""
     from neurix_core.quality import assess_quality

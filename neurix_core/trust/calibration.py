@@ -41,7 +41,7 @@ def response_quantiles(measured_z: np.ndarray) -> np.ndarray:
 
 def percentiles(predictions: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """samples × drugs: 100 × share of training lines measured more resistant (higher z) than the prediction."""
-    # drug-major copies: each drug's column is read and written contiguously (a third faster for a partition)
+    # drug-major copies: each drug's column is read and written contiguously (~10 % faster for a partition)
     by_drug = np.ascontiguousarray(np.asarray(predictions).T)
     out = np.full(by_drug.shape, np.nan)
     for d in np.flatnonzero(np.isfinite(quantiles).all(axis=1)):
