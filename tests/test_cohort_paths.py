@@ -51,6 +51,16 @@ def test_compound_rows_are_ranked_with_ties_and_gaps(screen: pd.DataFrame, neuri
     chosen = table.set_index(["sample", "drug_key"])["z_log_auc"]
     picked = chosen.loc[list(zip(out["sample"], out["drug_key"], strict=True))].to_numpy()
     np.testing.assert_array_equal(picked, out["z_log_auc"].to_numpy())  # every row is one screen entry's
+    # "entries" of multi-entry compounds (built entry by entry when some are missing) lists exactly the entries
+    # with a z, by increasing z (a single-entry compound shows its label)
+    multi = drugs["compound_id"].value_counts().pipe(lambda n: n[n > 1]).index
+    shown = out[out["compound_id"].isin(multi)]
+    assert len(shown) > 100
+    for entries, n, z_min in shown[["entries", "n_entries", "z_min"]].itertuples(index=False):
+        parts = [p.rsplit(" ", 1) for p in entries.split("; ")] if entries else []
+        assert len(parts) == n
+        values = [float(v) for _, v in parts]
+        assert values == sorted(values) and (n == 0 or abs(values[0] - z_min) <= 0.005 + 1e-9)
 
 
 def test_scale_evidence_same_with_and_without_missing_rows() -> None:
@@ -85,7 +95,7 @@ def test_block_parquet_reads_back_as_predict(neurix: Neurix, tmp_path, level: st
 
 
 def test_signed_two_decimals_match_printf() -> None:
-    from neurix_core.predict_levels import _signed_2dp
+    from neurix_core.predict_levels import _signed_2dp, _signed_2dp_arrow
 
     rng = np.random.default_rng(0)
     values = np.concatenate(
@@ -112,7 +122,9 @@ def test_signed_two_decimals_match_printf() -> None:
     )
     expected = np.array([f"{v:+.2f}" for v in values], dtype=object)  # printf semantics, as np.char.mod
     assert (_signed_2dp(values) == expected).all()
+    assert _signed_2dp_arrow(values).to_pylist() == list(expected)  # the cohort's Arrow path: same strings
     assert _signed_2dp(np.array([np.nan]))[0] == ""  # a padded entry: never shown
+    assert _signed_2dp_arrow(np.array([np.nan, -0.001])).to_pylist() == ["", "-0.00"]
 
 
 def test_partition_threads_do_their_maths_on_one_thread_each() -> None:
