@@ -152,3 +152,34 @@ def test_xlsx_without_formulas_still_reads() -> None:
     parsed = parse_profile(_xlsx(rows), "p.xlsx")
     assert parsed.n_mapped_genes == len(SYMBOLS)
     assert parsed.expression.loc["S1", "TP53"] == pytest.approx(1.5)
+
+
+NUMBER_LIKE = st.text(alphabet="0123456789+-.eEiInNfFtTyYaAxX_ ,#/lDGP\t１−é", max_size=8) | st.sampled_from(
+    [
+        "inf",
+        "-Infinity",
+        "nan",
+        "NULL",
+        "1.#IND",
+        "n/a",
+        ".",
+        "1e5",
+        "+1.5E-3",
+        " 7 ",
+        "1 000",
+        "0x10",
+        "TP53",
+    ]
+)
+
+
+@given(cells=st.lists(NUMBER_LIKE, min_size=1, max_size=60))
+def test_text_cells_are_exactly_those_pandas_cannot_read_as_numbers(cells: list[str]) -> None:
+    """The header/label decision's shortcut (a character no number holds = text) agrees with ``pd.to_numeric``."""
+    import pandas as pd
+
+    from neurix_core.io.profile import NA_TOKENS, _is_text
+
+    flat = pd.Series(cells, dtype=object).astype(str).str.strip()
+    expected = pd.to_numeric(flat, errors="coerce").isna() & ~flat.str.lower().isin(NA_TOKENS)
+    assert _is_text(np.array(cells, dtype=object)).tolist() == expected.tolist()

@@ -74,23 +74,33 @@ def class_colour(drug_class: object) -> str:
 
 
 def _rho_text(rho: object) -> str:
-    value = pd.to_numeric(pd.Series([rho]), errors="coerce").iloc[0]
-    return "n/a" if pd.isna(value) else f"{value:.2f}"
+    try:
+        value = float(rho)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if np.isnan(value) else f"{value:.2f}"
 
 
 # --- predictions --------------------------------------------------------------------------------------------
 
 
-def _trust_text(row: object) -> str:
+def _trust_texts(rows: pd.DataFrame) -> list[str]:
+    """``_trust_text`` of every row (columns the table lacks read as missing)."""
+    missing = pd.Series(np.nan, index=rows.index)
+    columns = [
+        rows.get(c, missing).to_numpy() for c in ("interval_low", "interval_high", "percentile", "hit_rate")
+    ]
+    return [_trust_text(*values) for values in zip(*columns, strict=True)]
+
+
+def _trust_text(low: object, high: object, percentile: object, rate_value: object) -> str:
     """Hover lines for the interval, percentile and hit rate (empty where the bundle lacks them)."""
-    low, high = getattr(row, "interval_low", np.nan), getattr(row, "interval_high", np.nan)
-    percentile = getattr(row, "percentile", np.nan)
     text = ""
     if pd.notna(low) and pd.notna(high):
         text += f" (80% interval {low:+.2f} to {high:+.2f})"
     if pd.notna(percentile):
         text += f"<br>more sensitive than {percentile:.0f}% of training cell lines"
-    rate = hit_rate(getattr(row, "hit_rate", np.nan))
+    rate = hit_rate(rate_value)
     if rate.tier != "unmeasured":
         text += f"<br>hit rate {rate.short} ({rate.tier}; chance 33%)"
     return text
@@ -133,6 +143,8 @@ def prediction_bars(
     tiers = [reliability(r) for r in rows["cv_rho"]]
     hits = [hit_rate(r) for r in rows.get("hit_rate", pd.Series(np.nan, index=rows.index))]
     measured_hits = any(h.tier != "unmeasured" for h in hits)
+    rho_texts = [_rho_text(r) for r in rows["cv_rho"]]
+    trust_texts = _trust_texts(rows)
     ticks = [  # the measured hit rate where the bundle has it, else the ρ badge
         f"{names.get(key, key)} <span style='color:{h.colour if measured_hits else t.colour}'>"
         f"{h.short if measured_hits else t.symbol}</span>"
@@ -156,9 +168,9 @@ def prediction_bars(
                         part["targets"].fillna("").astype(str),
                         part["moa"].fillna("").astype(str),
                         part["pathway"].fillna("").astype(str),
-                        [_rho_text(r) for r in part["cv_rho"]],
+                        [rho_texts[i] for i in np.flatnonzero(mask)],
                         [tiers[i].tier for i in np.flatnonzero(mask)],
-                        [_trust_text(row) for row in part.itertuples()],
+                        [trust_texts[i] for i in np.flatnonzero(mask)],
                     ]
                 ),
                 hovertemplate=(
