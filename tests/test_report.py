@@ -148,6 +148,18 @@ def test_report_without_explanations_and_with_measured(neurix: Neurix, case: dic
 # --- the figures shared by the report and the dashboard ----------------------------------------------------
 
 
+def assert_same_as_validated(fig) -> None:
+    """A figure built without plotly.py's validation (``figures._figure``) serialises exactly as its validated
+    twin; an unknown property or invalid value raises while building the twin."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    twin = go.Figure(fig.to_dict())
+    assert json.loads(pio.to_json(fig)) == json.loads(pio.to_json(twin))
+
+
 def test_prediction_bars_keep_duplicate_names_apart(neurix: Neurix, case: dict) -> None:
     from neurix_core.report.figures import prediction_bars
 
@@ -160,6 +172,8 @@ def test_prediction_bars_keep_duplicate_names_apart(neurix: Neurix, case: dict) 
     assert len(ticks) == len(set(ticks)) == len(rows), "one bar per drug, even for repeated names"
     assert any("#" in t for t in ticks if t.startswith("Same"))
     assert any(trace.name == "measured" for trace in fig.data)
+    assert_same_as_validated(fig)
+    assert_same_as_validated(prediction_bars(rows.head(5), title="One sample"))
 
 
 def test_heatmap_is_centred_and_marks_targets() -> None:
@@ -172,6 +186,7 @@ def test_heatmap_is_centred_and_marks_targets() -> None:
     heatmap = fig.data[0]
     assert heatmap.zmid == 0 and heatmap.zmin == -heatmap.zmax
     assert heatmap.text[0][0] == "★" and heatmap.text[1][0] == ""
+    assert_same_as_validated(fig)
     frame = pd.DataFrame(
         {
             "gene": ["EGFR", "TP53", "MYC", "KRAS"],
@@ -188,6 +203,9 @@ def test_heatmap_is_centred_and_marks_targets() -> None:
     hidden = gene_bars(frame, per_side=2, show_expression=False)
     assert not any(ch.isdigit() for t in hidden.data[0].text for ch in t)
     assert "expr high" in hidden.data[0].text
+    assert_same_as_validated(bars)
+    assert_same_as_validated(hidden)
+    assert_same_as_validated(gene_bars(frame.assign(stability="stable"), per_side=2, title="Drug A"))
 
 
 def test_drug_map_highlights_candidates(neurix: Neurix) -> None:

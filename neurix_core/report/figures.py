@@ -7,6 +7,7 @@ and returns a ``plotly.graph_objects.Figure``; none of them computes science, th
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Collection, Mapping
 
@@ -62,6 +63,23 @@ def _layout_spec(height: int, **extra: object) -> dict:
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
         **extra,
     }
+
+
+def _figure(traces: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace and layout dicts, built without plotly.py's property-by-property validation.
+
+    Why: validating a figure's properties took ~35 ms of a 40 ms build, most of the Explain page's CPU on a shared
+    server (a few figures per page and session). The dicts hold Neurix's own constant property names and its
+    numbers and labels; ``tests/test_report.py`` checks that each figure serialises exactly as its validated twin
+    (an unknown or invalid property would raise there). The default template is applied as usual.
+    """
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+@functools.cache
+def _colorscale(name: str) -> tuple:
+    """A named plotly.py colorscale as the explicit list validation would send (plotly.js lacks the "_r" names)."""
+    return go.Heatmap(colorscale=name).colorscale
 
 
 def _layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
@@ -154,15 +172,17 @@ def prediction_bars(
     for drug_class in dict.fromkeys(rows["drug_class"]):
         mask = (rows["drug_class"] == drug_class).to_numpy()
         part = rows[mask]
+        whiskers = _interval_whiskers(part)
         traces.append(
-            go.Bar(
-                x=part["z_log_auc"],
-                y=[ticks[i] for i in np.flatnonzero(mask)],
-                orientation="h",
-                name=str(drug_class),
-                marker={"color": class_colour(drug_class)},
-                error_x=_interval_whiskers(part),
-                customdata=np.column_stack(
+            {
+                "type": "bar",
+                "x": part["z_log_auc"].to_numpy(),
+                "y": [ticks[i] for i in np.flatnonzero(mask)],
+                "orientation": "h",
+                "name": str(drug_class),
+                "marker": {"color": class_colour(drug_class)},
+                **({"error_x": whiskers} if whiskers is not None else {}),
+                "customdata": np.column_stack(
                     [
                         part["rank"].astype(str),
                         part["targets"].fillna("").astype(str),
@@ -173,26 +193,27 @@ def prediction_bars(
                         [trust_texts[i] for i in np.flatnonzero(mask)],
                     ]
                 ),
-                hovertemplate=(
+                "hovertemplate": (
                     "<b>%{y}</b> (rank %{customdata[0]})<br>predicted z log AUC %{x:.2f}%{customdata[6]}<br>"
                     "target: %{customdata[1]}<br>MOA: %{customdata[2]}<br>pathway: %{customdata[3]}<br>"
                     "cross-validated ρ %{customdata[4]}<extra>%{fullData.name}</extra>"
                 ),
-            )
+            }
         )
     if measured is not None:
         values = rows["drug_key"].map(measured)
         shown = values.notna().to_numpy()
         if shown.any():
             traces.append(
-                go.Scatter(
-                    x=values[shown],
-                    y=[ticks[i] for i in np.flatnonzero(shown)],
-                    mode="markers",
-                    name="measured",
-                    marker={"symbol": "diamond", "size": 11, "color": "black"},
-                    hovertemplate="<b>%{y}</b><br>measured z log AUC %{x:.2f}<extra>measured</extra>",
-                )
+                {
+                    "type": "scatter",
+                    "x": values[shown].to_numpy(dtype=float),
+                    "y": [ticks[i] for i in np.flatnonzero(shown)],
+                    "mode": "markers",
+                    "name": "measured",
+                    "marker": {"symbol": "diamond", "size": 11, "color": "black"},
+                    "hovertemplate": "<b>%{y}</b><br>measured z log AUC %{x:.2f}<extra>measured</extra>",
+                }
             )
     layout = {  # one constructor call: plotly's update_* round trips cost more than the whole rest
         "yaxis": {
@@ -212,7 +233,7 @@ def prediction_bars(
         "bargap": 0.25,
         **({"title": {"text": title}} if title else {}),
     }
-    return go.Figure(traces, layout=_layout_spec(height=140 + ROW_HEIGHT * len(rows), **layout))
+    return _figure(traces, _layout_spec(height=140 + ROW_HEIGHT * len(rows), **layout))
 
 
 # --- explanations -------------------------------------------------------------------------------------------
@@ -241,30 +262,34 @@ def relevance_heatmap(
     marks = np.array(
         [[TARGET_MARK if (g, d) in targets else "" for d in drugs] for g in genes], dtype=object
     ).reshape(len(genes), len(drugs))
-    fig = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=drugs,
-            y=genes,
-            zmid=0,
-            zmin=-limit,
-            zmax=limit,
-            colorscale="RdBu_r",
-            text=marks,
-            texttemplate="%{text}",
-            textfont={"size": FONT_SIZE + 2, "color": "black"},
-            customdata=hover_expression,
-            colorbar={"title": {"text": "relevance"}},
-            hovertemplate=(
-                "<b>%{y}</b> · %{x}<br>relevance %{z:.3g}<br>expression z %{customdata:.2f}<extra></extra>"
-            ),
-        )
+    heatmap = {
+        "type": "heatmap",
+        "z": values,
+        "x": drugs,
+        "y": genes,
+        "zmid": 0,
+        "zmin": -limit,
+        "zmax": limit,
+        "colorscale": _colorscale("RdBu_r"),
+        "text": marks,
+        "texttemplate": "%{text}",
+        "textfont": {"size": FONT_SIZE + 2, "color": "black"},
+        "customdata": hover_expression,
+        "colorbar": {"title": {"text": "relevance"}},
+        "hovertemplate": (
+            "<b>%{y}</b> · %{x}<br>relevance %{z:.3g}<br>expression z %{customdata:.2f}<extra></extra>"
+        ),
+    }
+    layout = _layout_spec(
+        height=200 + 24 * len(genes),
+        yaxis={"autorange": "reversed", "automargin": True, "tickfont": {"size": FONT_SIZE - 1}},
+        xaxis={"side": "top", "automargin": True, "tickangle": -30, "tickfont": {"size": FONT_SIZE - 1}},
     )
-    fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": FONT_SIZE - 1})
-    fig.update_xaxes(side="top", automargin=True, tickangle=-30, tickfont={"size": FONT_SIZE - 1})
-    _layout(fig, height=200 + 24 * len(genes))
-    fig.update_layout(margin={"t": 130})  # the drug labels sit on top, clear of the chart toolbar
-    return fig
+    layout["margin"] = {
+        **layout["margin"],
+        "t": 130,
+    }  # the drug labels sit on top, clear of the chart toolbar
+    return _figure([heatmap], layout)
 
 
 def gene_bars(
@@ -309,20 +334,21 @@ def gene_bars(
         text = [f"expr {expression_level(z)}" for z in expression]
         expression_hover = "expression in this sample: %{text}"
         expression = np.zeros_like(expression)
-    bars = go.Bar(
-        x=chosen["relevance"],
-        y=labels,
-        orientation="h",
-        marker={"color": colours},
-        text=text,
-        textposition="outside",
-        cliponaxis=False,
-        customdata=np.column_stack([expression, chosen["direction"].astype(str)]),
-        hovertemplate=(
+    bars = {
+        "type": "bar",
+        "x": chosen["relevance"].to_numpy(),
+        "y": labels,
+        "orientation": "h",
+        "marker": {"color": colours},
+        "text": text,
+        "textposition": "outside",
+        "cliponaxis": False,
+        "customdata": np.column_stack([expression, chosen["direction"].astype(str)]),
+        "hovertemplate": (
             "<b>%{y}</b><br>relevance %{x:.3g} (%{customdata[1]})<br>" + expression_hover + "<extra></extra>"
         ),
-        showlegend=False,
-    )
+        "showlegend": False,
+    }
     reach = float(chosen["relevance"].abs().max()) if len(chosen) else 1.0
     layout = {  # one constructor call (see prediction_bars)
         "yaxis": {
@@ -341,7 +367,7 @@ def gene_bars(
         },
         **({"title": {"text": title}} if title else {}),
     }
-    return go.Figure(bars, layout=_layout_spec(height=120 + 26 * len(chosen), **layout))
+    return _figure([bars], _layout_spec(height=120 + 26 * len(chosen), **layout))
 
 
 # --- drug map -----------------------------------------------------------------------------------------------
