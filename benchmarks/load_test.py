@@ -225,8 +225,8 @@ class RunResult:
             [m.body for m in self.elements("markdown")] + [a.body for a in self.elements("alert")]
         )
 
-    def download_urls(self) -> dict[str, str]:
-        return {b.label: b.url for b in self.elements("download_button")}
+    def download_buttons(self) -> dict[str, Any]:
+        return {b.label: b for b in self.elements("download_button")}
 
 
 class BrowserSession:
@@ -374,6 +374,30 @@ class BrowserSession:
         response.raise_for_status()
         return response.content
 
+    def download(self, button: Any) -> bytes:
+        """A download button's file as the browser gets it: from its URL, or, for a file generated on click
+        (``data`` a callable), from the URL the server returns to the browser's deferred-file request."""
+        url = button.url
+        if not url and button.deferred_file_id:
+            msg = BackMsg()
+            request = msg.backend_operation_request
+            request.request_id = uuid.uuid4().hex
+            request.session_id = self.session_id
+            request.deferred_file.file_id = button.deferred_file_id
+            self._send(msg)
+            self.requests += 1
+            messages, _ = self._receive_until(
+                lambda m: (
+                    m.WhichOneof("type") == "backend_operation_response"
+                    and m.backend_operation_response.request_id == request.request_id
+                )
+            )
+            response = messages[-1].backend_operation_response
+            if response.error_msg:
+                raise RuntimeError(f"download refused: {response.error_msg}")
+            url = response.deferred_file.url
+        return self.fetch(url)
+
     def close(self) -> None:
         self._stack.close()
         self.ws = None
@@ -461,19 +485,21 @@ def visit(base_url: str, profile: Profile, explain: bool = True, timeout: float 
             f for f in predicted.dataframes() if {"rank", "drug"} <= set(f.columns)
         ]  # the ranked table, not entries or neighbours
         result.table = frames[-1] if frames else None
-        urls = predicted.download_urls()
-        label = next((k for k in urls if "this sample" in k), None)
+        buttons = predicted.download_buttons()
+        label = next((k for k in buttons if "this sample" in k), None)
         if label:
-            result.predictions_csv = pd.read_csv(io.BytesIO(tab.fetch(urls[label])), dtype={"drug_id": str})
+            result.predictions_csv = pd.read_csv(
+                io.BytesIO(tab.download(buttons[label])), dtype={"drug_id": str}
+            )
         if explain:
             explained = tab.run(page="explain")
             raw += explained.raw
             result.steps["explain"] = explained.seconds
             result.errors += explained.errors()
-            urls = explained.download_urls()
-            label = next((k for k in urls if "top genes" in k), None)
+            buttons = explained.download_buttons()
+            label = next((k for k in buttons if "top genes" in k), None)
             if label:
-                result.genes_csv = pd.read_csv(io.BytesIO(tab.fetch(urls[label])))
+                result.genes_csv = pd.read_csv(io.BytesIO(tab.download(buttons[label])))
         result.session_id = tab.session_id
     except Exception as exc:  # noqa: BLE001 - recorded, reported and asserted on by the caller
         result.errors.append(f"{type(exc).__name__}: {exc}")

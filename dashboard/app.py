@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402 - after the path fix
 
-from dashboard import auth, guard, present, widgets  # noqa: E402
+from dashboard import auth, downloads, guard, present, widgets  # noqa: E402
 from neurix_core.threads import adopt_torch_threads  # noqa: E402
 
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
@@ -57,6 +57,7 @@ def _real_server() -> bool:
 
 def main() -> None:
     adopt_torch_threads()  # each run is a new thread: give it the server's torch thread count (server.py)
+    downloads.keep_generated_downloads()  # once per process: files built on click survive other sessions' runs
     state = auth.login_config()
     if state.mode != "open" and _real_server() and not guard.installed():
         auth.closed_page("login is configured but the server was started without dashboard/server.py's guard")

@@ -251,7 +251,7 @@ def render() -> None:
 
     st.download_button(
         "Download these top genes (CSV)",
-        view.memo(("csv", per_side), lambda: _top_genes_csv(frame, per_side)),
+        lambda: _top_genes_csv(frame, per_side),  # built only when clicked
         file_name="neurix_top_genes.csv",
         mime="text/csv",
         icon=":material/download:",

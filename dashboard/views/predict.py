@@ -410,7 +410,7 @@ def render() -> None:
     cols = st.columns(2)
     cols[0].download_button(
         "Download all predictions for this sample (CSV)",
-        w.memo(profile, ("csv", sample), lambda: rows.to_csv(index=False).encode("utf-8")),
+        lambda: rows.to_csv(index=False).encode("utf-8"),  # built only when clicked (~8 % of an upload's CPU)
         file_name=f"neurix_predictions_{_safe_name(sample)}.csv",
         mime="text/csv",
         icon=":material/download:",
