@@ -224,9 +224,10 @@ MAX_VIEWS = 48  # derived views kept per profile (a figure or a table each; all 
 def memo(profile: LoadedProfile, key: Hashable, build: Callable[[], T]) -> T:
     """``build()`` once per (profile, key), then reused: reruns, page switches and widget changes redraw from it.
 
-    Why: every widget change reruns the whole page script, and building plotly figures, neighbour tables and CSV
-    exports again each time was most of a rerun's CPU. The store lives on the profile, i.e. in this session's
-    ``st.session_state`` only (never process-wide), and goes with the profile.
+    Why: every widget change reruns the whole page script, and building plotly figures and neighbour tables again
+    each time was most of a rerun's CPU (CSV downloads are built only when clicked: ``dashboard/downloads.py``).
+    The store lives on the profile, i.e. in this session's ``st.session_state`` only (never process-wide), and
+    goes with the profile.
     """
     store = profile.views
     if key in store:
