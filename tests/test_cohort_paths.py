@@ -133,13 +133,13 @@ def test_partition_threads_do_their_maths_on_one_thread_each() -> None:
     import torch
     from threadpoolctl import threadpool_info
 
-    from neurix_core.cohort.runner import _math_threads
+    from neurix_core.threads import math_threads
 
     def blas_threads() -> list[int]:
         return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
     torch_before, blas_before = torch.get_num_threads(), blas_threads()
-    with _math_threads(1):
+    with math_threads(1):
         assert torch.get_num_threads() == 1
         assert blas_threads() and all(n == 1 for n in blas_threads())
     assert torch.get_num_threads() == torch_before and blas_threads() == blas_before

@@ -33,7 +33,7 @@ from neurix_core.io.gene_ids import GeneMapping, map_genes
 from neurix_core.io.profile import profile_from_matrix
 from neurix_core.predict import MIN_GENE_COVERAGE, ModelInput, align_to_genes, coverage_refusal, prepare_input
 from neurix_core.predict_block import PredictionBlock, dictionary_array, write_parquet
-from neurix_core.threads import adopt_torch_threads
+from neurix_core.threads import adopt_torch_threads, tune_worker_process
 
 SENSITIVE_Z = (
     -1.0
@@ -132,38 +132,6 @@ def _tune_if_dask_worker() -> None:
     except ValueError:  # not on a worker
         return
     tune_worker_process()
-
-
-def tune_worker_process() -> None:
-    """One torch and one BLAS thread per partition, and glibc's allocator reusing freed memory.
-
-    Why: a worker runs one partition per thread, so more maths threads oversubscribe the cores it was given (not
-    every core of the node); numpy's OpenBLAS defaults to every core and serialises concurrent callers (measured,
-    two partitions at once on 2 cores: 10 % more samples/s with one BLAS thread). Dask's nanny sets
-    ``MALLOC_TRIM_THRESHOLD_``, which in glibc also fixes the mmap threshold at 128 KiB, so every array above it is
-    a fresh mapping whose pages fault in again (measured: a partition's CPU +12 %, the consensus step +50 %);
-    fixed thresholds at glibc's own dynamic maxima (32 MiB mmap, 64 MiB trim) restore reuse with bounded slack.
-    """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(limits=1, user_api="blas")
-    if "MALLOC_TRIM_THRESHOLD_" in os.environ and sys.platform.startswith("linux"):
-        _fix_glibc_thresholds()
-
-
-def _fix_glibc_thresholds() -> None:
-    import ctypes
-    import ctypes.util
-
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(m_mmap_threshold, 32 * 2**20)
-        libc.mallopt(m_trim_threshold, 64 * 2**20)
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to undo
-        pass
 
 
 def _mapping(source: CohortSource, known_genes: list[str]) -> GeneMapping:

@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from neurix_core.errors import NeurixError, ProfileError
 from neurix_core.io.atomic import write_atomically
 from neurix_core.io.profile import profile_from_matrix
 from neurix_core.predict import MIN_GENE_COVERAGE
+from neurix_core.threads import math_threads
 
 RUN_FILE = "cohort.json"
 RUN_FORMAT = 2  # 2: top genes per prediction row (the compound's chosen entry at compound level)
@@ -320,7 +320,7 @@ def _execute(
     try:
         run_id = tasks[0].config_hash
         # the local cluster's worker threads share this process's torch: one product thread per partition
-        with _math_threads(1 if cluster is not None else None):
+        with math_threads(1 if cluster is not None else None):
             futures = {
                 client.submit(
                     run_partition, task, key=f"neurix-cohort-{run_id}-{task.name}", pure=False
@@ -354,7 +354,7 @@ def _execute_in_process(
     threads = max(1, min(threads, len(tasks)))
     pool = ThreadPoolExecutor(threads, thread_name_prefix="neurix-partition")
     try:
-        with _math_threads(1 if threads > 1 else None):
+        with math_threads(1 if threads > 1 else None):
             futures = {pool.submit(run_partition, task): task for task in tasks}
             for future in as_completed(futures):
                 task = futures[future]
@@ -366,30 +366,6 @@ def _execute_in_process(
     finally:  # Ctrl-C or an unexpected error: the partitions not started are dropped (a rerun resumes them)
         pool.shutdown(wait=True, cancel_futures=True)
     return errors
-
-
-@contextmanager
-def _math_threads(threads: int | None):
-    """torch's intra-op threads and numpy's BLAS threads (both process-wide) set for the block, restored after;
-    ``None`` leaves them.
-
-    Partitions running on several threads of this process each do their products on their own thread (a BLAS
-    pool per call would oversubscribe the cores, and OpenBLAS serialises concurrent callers: measured 10 % more
-    samples/s with one BLAS thread at 2 partitions on 2 cores).
-    """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    if threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # --- cohort summaries -------------------------------------------------------------------------------------------
