@@ -201,6 +201,9 @@ def reap_once(runtime: Any | None = None) -> int:
         runtime.uploaded_file_mgr.remove_session_files(sid)
         released += 1
     if released:
+        # download files: Streamlit marks an unreferenced one on a clean-up pass and deletes it on the next, and a
+        # session's shutdown runs only one pass, so the last tab's files stayed until someone else ran a page
+        runtime.media_file_mgr.remove_orphaned_files()
         gc.collect()
         _malloc_trim()
     return released
