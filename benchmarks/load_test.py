@@ -375,8 +375,12 @@ class BrowserSession:
         return response.content
 
     def download(self, button: Any) -> bytes:
-        """A download button's file as the browser gets it: from its URL, or, for a file generated on click
-        (``data`` a callable), from the URL the server returns to the browser's deferred-file request."""
+        """A download button's file as the browser gets it (see ``download_url``)."""
+        return self.fetch(self.download_url(button))
+
+    def download_url(self, button: Any) -> str:
+        """A download button's URL, or, for a file generated on click (``data`` a callable), the URL the server
+        returns to the browser's deferred-file request (which generates the file)."""
         url = button.url
         if not url and button.deferred_file_id:
             msg = BackMsg()
@@ -396,7 +400,7 @@ class BrowserSession:
             if response.error_msg:
                 raise RuntimeError(f"download refused: {response.error_msg}")
             url = response.deferred_file.url
-        return self.fetch(url)
+        return url
 
     def close(self) -> None:
         self._stack.close()

@@ -200,10 +200,17 @@ def reap_once(runtime: Any | None = None) -> int:
     for sid in [sid for sid in list(storage) if sid not in known]:
         runtime.uploaded_file_mgr.remove_session_files(sid)
         released += 1
+    media = runtime.media_file_mgr
+    # a session that expired between two passes was dropped without a shutdown: its download files stay referenced
+    stale = [sid for sid in list(getattr(media, "_files_by_session_and_coord", {})) if sid not in known]
+    for sid in stale:
+        media.clear_session_refs(sid)
+    released += len(stale)
     if released:
-        # download files: Streamlit marks an unreferenced one on a clean-up pass and deletes it on the next, and a
-        # session's shutdown runs only one pass, so the last tab's files stayed until someone else ran a page
-        runtime.media_file_mgr.remove_orphaned_files()
+        # Streamlit marks an unreferenced download file on a clean-up pass and deletes it on the next, and a
+        # session's shutdown runs only one: the last tab's files stayed until someone else ran a page
+        for _ in range(2):
+            media.remove_orphaned_files()
         gc.collect()
         _malloc_trim()
     return released
