@@ -73,9 +73,8 @@ def align_to_genes(expression: pd.DataFrame, genes: list[str]) -> np.ndarray:
     present, picked = gene_positions(expression.columns, genes)
     numeric = all(pd.api.types.is_numeric_dtype(t) for t in set(expression.dtypes))
     block = expression.to_numpy(dtype=np.float64) if numeric and present.size else None  # one block, no iloc
-    if block is not None and present.size == len(
-        genes
-    ):  # every model gene in the file: one gather, no scatter
+    # every model gene in the file: one gather, no scatter
+    if block is not None and present.size == len(genes):
         in_order = bool(np.array_equal(picked, np.arange(len(genes))))  # the file's columns are the model's
         values = np.array(block, order="C") if in_order else np.take(block, picked, axis=1)
     else:

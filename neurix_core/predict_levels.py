@@ -18,6 +18,7 @@ log AUC (the model's target scaler) turned back into an AUC (GDSC: 1 = no killin
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,7 +286,6 @@ def _concat_strings(arrays: list):
 
 
 _SIGNED = np.array([f"{k / 100:+.2f}" for k in range(-2000, 2001)], dtype=object)
-_SIGNED_ARROW: list = []  # _SIGNED as an Arrow array, built on first use
 
 
 def _signed_2dp_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -325,10 +325,14 @@ def _signed_2dp(values: np.ndarray) -> np.ndarray:
 
 def _signed_2dp_arrow(values: np.ndarray):
     """The same strings as ``_signed_2dp``, as an Arrow string array."""
-    if not _SIGNED_ARROW:
-        _SIGNED_ARROW.append(_arrow_strings(_SIGNED))
     codes, extra = _signed_2dp_codes(values)
-    return _concat_strings([_SIGNED_ARROW[0], _arrow_strings(extra)]).take(codes)
+    return _concat_strings([_signed_arrow(), _arrow_strings(extra)]).take(codes)
+
+
+@functools.cache
+def _signed_arrow():
+    """``_SIGNED`` as an Arrow array, built on first use."""
+    return _arrow_strings(_SIGNED)
 
 
 def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFrame:

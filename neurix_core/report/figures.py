@@ -25,6 +25,7 @@ from neurix_core.report.text import (
     RESISTANCE_COLOUR,
     SENSITISING_COLOUR,
     TARGET_MARK,
+    HitRate,
     drug_label,
     drug_labels,
     expression_level,
@@ -102,23 +103,20 @@ def _rho_text(rho: object) -> str:
 # --- predictions --------------------------------------------------------------------------------------------
 
 
-def _trust_texts(rows: pd.DataFrame) -> list[str]:
-    """``_trust_text`` of every row (columns the table lacks read as missing)."""
+def _trust_texts(rows: pd.DataFrame, hits: list[HitRate]) -> list[str]:
+    """``_trust_text`` of every row, with its ``hit_rate`` already read (columns the table lacks read as missing)."""
     missing = pd.Series(np.nan, index=rows.index)
-    columns = [
-        rows.get(c, missing).to_numpy() for c in ("interval_low", "interval_high", "percentile", "hit_rate")
-    ]
-    return [_trust_text(*values) for values in zip(*columns, strict=True)]
+    columns = [rows.get(c, missing).to_numpy() for c in ("interval_low", "interval_high", "percentile")]
+    return [_trust_text(*values, rate) for *values, rate in zip(*columns, hits, strict=True)]
 
 
-def _trust_text(low: object, high: object, percentile: object, rate_value: object) -> str:
+def _trust_text(low: object, high: object, percentile: object, rate: HitRate) -> str:
     """Hover lines for the interval, percentile and hit rate (empty where the bundle lacks them)."""
     text = ""
     if pd.notna(low) and pd.notna(high):
         text += f" (80% interval {low:+.2f} to {high:+.2f})"
     if pd.notna(percentile):
         text += f"<br>more sensitive than {percentile:.0f}% of training cell lines"
-    rate = hit_rate(rate_value)
     if rate.tier != "unmeasured":
         text += f"<br>hit rate {rate.short} ({rate.tier}; chance 33%)"
     return text
@@ -162,7 +160,7 @@ def prediction_bars(
     hits = [hit_rate(r) for r in rows.get("hit_rate", pd.Series(np.nan, index=rows.index))]
     measured_hits = any(h.tier != "unmeasured" for h in hits)
     rho_texts = [_rho_text(r) for r in rows["cv_rho"]]
-    trust_texts = _trust_texts(rows)
+    trust_texts = _trust_texts(rows, hits)
     ticks = [  # the measured hit rate where the bundle has it, else the ρ badge
         f"{names.get(key, key)} <span style='color:{h.colour if measured_hits else t.colour}'>"
         f"{h.short if measured_hits else t.symbol}</span>"
@@ -171,13 +169,13 @@ def prediction_bars(
     traces = []
     for drug_class in dict.fromkeys(rows["drug_class"]):
         mask = (rows["drug_class"] == drug_class).to_numpy()
-        part = rows[mask]
+        part, positions = rows[mask], np.flatnonzero(mask)
         whiskers = _interval_whiskers(part)
         traces.append(
             {
                 "type": "bar",
                 "x": part["z_log_auc"].to_numpy(),
-                "y": [ticks[i] for i in np.flatnonzero(mask)],
+                "y": [ticks[i] for i in positions],
                 "orientation": "h",
                 "name": str(drug_class),
                 "marker": {"color": class_colour(drug_class)},
@@ -188,9 +186,9 @@ def prediction_bars(
                         part["targets"].fillna("").astype(str),
                         part["moa"].fillna("").astype(str),
                         part["pathway"].fillna("").astype(str),
-                        [rho_texts[i] for i in np.flatnonzero(mask)],
-                        [tiers[i].tier for i in np.flatnonzero(mask)],
-                        [trust_texts[i] for i in np.flatnonzero(mask)],
+                        [rho_texts[i] for i in positions],
+                        [tiers[i].tier for i in positions],
+                        [trust_texts[i] for i in positions],
                     ]
                 ),
                 "hovertemplate": (
@@ -285,10 +283,8 @@ def relevance_heatmap(
         yaxis={"autorange": "reversed", "automargin": True, "tickfont": {"size": FONT_SIZE - 1}},
         xaxis={"side": "top", "automargin": True, "tickangle": -30, "tickfont": {"size": FONT_SIZE - 1}},
     )
-    layout["margin"] = {
-        **layout["margin"],
-        "t": 130,
-    }  # the drug labels sit on top, clear of the chart toolbar
+    # the drug labels sit on top, clear of the chart toolbar
+    layout["margin"] = {**layout["margin"], "t": 130}
     return _figure([heatmap], layout)
 
 
