@@ -112,6 +112,27 @@ def test_percentile_is_the_share_of_training_lines_measured_more_resistant() -> 
     np.testing.assert_allclose(result[:, 0], [100.0, 75.0, 0.0], atol=0.5)
 
 
+def test_percentiles_equal_np_interp_per_drug_for_few_and_many_samples() -> None:
+    """The all-drugs comparison (few samples) and the per-drug path both equal np.interp, bit for bit: ties in
+    the quantile grid, predictions exactly on a quantile, outside the grid, NaN, untested drugs."""
+    rng = np.random.default_rng(3)
+    for n_samples in (1, 5, calibration.FEW_SAMPLES, calibration.FEW_SAMPLES + 7):
+        measured = np.round(rng.normal(size=(40, 30)), 1)  # rounded: many tied quantiles
+        measured[rng.random(measured.shape) < 0.2] = np.nan
+        measured[:, 0] = np.nan  # an untested drug
+        grid = calibration.response_quantiles(measured)
+        x = rng.normal(scale=1.5, size=(n_samples, 30))
+        on_grid = np.nan_to_num(grid[np.arange(30), rng.integers(0, 101, (n_samples, 30))])
+        x = np.where(rng.random(x.shape) < 0.3, on_grid, x)
+        x[rng.random(x.shape) < 0.05] = np.nan
+        x[0, 1], x[0, 2] = np.inf, -np.inf
+        expected = np.full(x.shape, np.nan)
+        for d in range(1, 30):
+            share = np.interp(x[:, d], grid[d], calibration.QUANTILE_GRID, left=0.0, right=1.0)
+            expected[:, d] = 100.0 * (1.0 - share)
+        np.testing.assert_array_equal(calibration.percentiles(x, grid), expected)
+
+
 def test_untested_drug_has_no_percentile() -> None:
     measured = np.column_stack([np.arange(10.0), np.full(10, np.nan)])
     result = calibration.percentiles(np.zeros((1, 2)), calibration.response_quantiles(measured))
