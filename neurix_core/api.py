@@ -177,8 +177,8 @@ class Neurix:
                 block.insert(2, "drug_key", self.bundle.drugs["drug_key"].iloc[index])
                 block.insert(3, "drug_name", self.bundle.drugs["drug_name"].iloc[index])
             blocks.append(block)
-        table = pd.concat(blocks, ignore_index=True)
-        first = table.drop_duplicates(["sample", "rank"])
+        table = pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
+        first = table.drop_duplicates(["sample", "rank"]) if len(blocks) > 1 else table
         warnings = {s: lineage_warning(rows, tumour_type) for s, rows in first.groupby("sample", sort=False)}
         table["lineage_warning"] = table["sample"].map(warnings)
         return table
@@ -278,6 +278,9 @@ class Neurix:
         """Indices of drugs given by key ('GDSC2:1003'), id, compound id, name or synonym; all drugs when None."""
         if drugs is None:
             return list(range(len(self.bundle.drugs)))
+        by_key = self._drug_lookup()[0]
+        if all(isinstance(d, str) and d in by_key for d in drugs):  # drug keys (the pages' usual request)
+            return list(dict.fromkeys(by_key[d] for d in drugs))
         return list(dict.fromkeys(self.resolve_drugs(drugs)["index"].tolist()))
 
     def explain(
