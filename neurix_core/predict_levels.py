@@ -174,13 +174,14 @@ class Consensus:
     compound_names: np.ndarray  # compounds: display name (NaN where the drug table has none)
 
 
-def consensus(z: np.ndarray, drugs: pd.DataFrame) -> Consensus:
+def consensus(z: np.ndarray, drugs: pd.DataFrame, layout: _DrugLayout | None = None) -> Consensus:
     """The rule of the module docstring on ``z`` (samples × drug-table rows, NaN = no prediction).
 
     All multi-entry compounds (~140) in one vectorised step; the "entries" text is built only for them (the others
-    have one entry and show its label).
+    have one entry and show its label). ``layout``: the drug table's, when the caller has it already (checking
+    the cached one hashes the table, ~5 ms).
     """
-    layout = _drug_layout(drugs)
+    layout = layout if layout is not None else _drug_layout(drugs)
     weight, tie, labels, groups = layout.weight, layout.tie, layout.labels, layout.groups
     n_samples = z.shape[0]
     first = layout.first
@@ -352,7 +353,7 @@ def compound_table(screen_table: pd.DataFrame, drugs: pd.DataFrame) -> pd.DataFr
     rows = np.full((len(samples), len(layout.keys)), -1)  # samples × drugs: row number in ``table``
     rows[sample_codes[known], drug_codes[known]] = np.flatnonzero(known)
     z = np.where(rows < 0, np.nan, table["z_log_auc"].to_numpy(dtype=float)[np.maximum(rows, 0)])
-    agreed = consensus(z, drugs)
+    agreed = consensus(z, drugs, layout)
     n_samples = len(samples)
     chosen = rows[np.arange(n_samples)[:, None], agreed.chosen]
     valid = chosen >= 0
