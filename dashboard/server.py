@@ -42,5 +42,26 @@ def limit_compute_threads() -> int:
     return threads
 
 
+def start_workers() -> int:
+    """Load the model and fork the upload workers (``dashboard/workers.py``) before anyone is served.
+
+    The model is loaded through the pages' own cache, so the first visitor does not wait for it and the workers
+    share its memory. A model that cannot be loaded starts no workers: the pages show the error as before.
+    """
+    import logging
+
+    from dashboard import widgets, workers
+
+    context_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = context_log.level
+    context_log.setLevel(logging.ERROR)  # "missing ScriptRunContext": expected, no page runs yet
+    try:
+        neurix = widgets.get_neurix(quiet=True)
+    finally:
+        context_log.setLevel(level)
+    return workers.start(neurix) if neurix is not None else 0
+
+
 limit_compute_threads()
+start_workers()
 app = st.App(Path(__file__).resolve().parent / "app.py", middleware=[Middleware(GuardMiddleware)])

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import workers
 from neurix_core.admission import PARSING, parse_units
 from neurix_core.api import Neurix
 from neurix_core.errors import LimitExceededError, NeurixError
@@ -285,6 +286,15 @@ def profile_from_parsed(neurix: Neurix, parsed: ParsedProfile, scaling: str = "a
     )
 
 
+def ingest_job(
+    neurix: Neurix, data: bytes, filename: str, values: str, scaling: str, limits: ProfileLimits
+) -> LoadedProfile:
+    """Parse, check, prepare and predict one upload: the heavy part of an upload, run by ``dashboard.workers``
+    (in a worker process of the server, or here). Raises NeurixError for anything wrong with the file."""
+    parsed = neurix.read_profile(data, filename, values=values, limits=limits)
+    return profile_from_parsed(neurix, parsed, scaling)
+
+
 def ingest_bytes(
     neurix: Neurix, data: bytes, filename: str, values: str = "auto", scaling: str = "auto"
 ) -> LoadedProfile:
@@ -309,8 +319,7 @@ def ingest_bytes(
 
     with PARSING.admit(parse_units(data), on_wait=_queued):
         queued.empty()
-        parsed = neurix.read_profile(data, filename, values=values, limits=limits)
-    profile = profile_from_parsed(neurix, parsed, scaling)
+        profile = workers.run(neurix, ingest_job, data, filename, values, scaling, limits)
     profile.label = filename
     _lru_put(RESULTS_KEY, key, profile, MAX_RESULTS)
     return profile
@@ -414,7 +423,7 @@ def explanation(
     base = (profile.fingerprint, profile.value_scale, sample)
     missing = [key for key in drug_keys if _lru_get(EXPLAIN_KEY, (*base, key)) is None]
     if missing:
-        frame = neurix.explain(profile.model_input, drugs=missing, top=None, samples=[sample])
+        frame = workers.run(neurix, explain_job, profile.model_input, missing, sample)
         blocks = drug_blocks(frame)
         for key, rows in blocks.items():
             _lru_put(EXPLAIN_KEY, (*base, key), frame.iloc[rows].reset_index(drop=True), MAX_EXPLANATIONS)
@@ -423,6 +432,11 @@ def explanation(
     parts = [_lru_get(EXPLAIN_KEY, (*base, key)) for key in drug_keys]
     parts = [p for p in parts if p is not None]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def explain_job(neurix: Neurix, model_input: ModelInput, drug_keys: list[str], sample: str) -> pd.DataFrame:
+    """All-gene explanations of one sample for these drugs (LRP and stability), run by ``dashboard.workers``."""
+    return neurix.explain(model_input, drugs=drug_keys, top=None, samples=[sample])
 
 
 def drug_blocks(frame: pd.DataFrame) -> dict[str, slice | np.ndarray]:

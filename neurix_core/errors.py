@@ -15,6 +15,9 @@ class DataFormatError(NeurixError):
         self.problem = problem
         super().__init__(f"{source}: {problem}")
 
+    def __reduce__(self) -> tuple:  # pickled by its own arguments (errors come back from worker processes)
+        return (type(self), (self.source, self.problem))
+
 
 class ProfileError(NeurixError):
     """An uploaded expression profile cannot be used (no genes recognised, too few genes, bad values...)."""

@@ -69,15 +69,19 @@ def _heatmap(view: View, frame: pd.DataFrame, overview: dict, labels: dict[str, 
     )
 
 
+def _first(frame: pd.DataFrame, column: str) -> object:
+    """The first row's value of ``column`` (None without the column): one cell, not a row of the wide frame."""
+    return frame[column].iat[0] if column in frame.columns else None
+
+
 def _stability_line(frame: pd.DataFrame) -> str:
-    first = frame.iloc[0]
-    if pd.isna(first.get("rank_correlation")):
+    if pd.isna(_first(frame, "rank_correlation")):
         return (
             "Stability: not available in this bundle (it ships no fold models; retrain with `neurix train`)."
         )
     return (
         f"Stability across the shipped fold models: rank correlation of all gene relevances "
-        f"{first['rank_correlation']:.2f}, top-20 overlap {first['top20_overlap']:.0%}."
+        f"{_first(frame, 'rank_correlation'):.2f}, top-20 overlap {_first(frame, 'top20_overlap'):.0%}."
     )
 
 
@@ -116,18 +120,16 @@ def _drug_panel(
         f"Rank {int(row['rank'])} · predicted z log AUC {row['z_log_auc']:+.2f} · {row['drug_class']} · "
         f"targets: {row['targets'] or 'n/a'}"
     )
-    first = frame.iloc[0]
+    prediction, bias_share = _first(frame, "prediction"), _first(frame, "bias_share")
     st.caption(
-        budget_sentence(first["prediction"] - first["bias_share"], first["prediction"], len(frame))
-        + " "
-        + _stability_line(frame)
+        budget_sentence(prediction - bias_share, prediction, len(frame)) + " " + _stability_line(frame)
     )
     key = row["drug_key"]
     own = view.memo(("genes", key, per_side), lambda: gene_bars(frame, per_side))
     if contrast is not None:
         st.caption(
             f"What sets it apart from the other selected drugs: relevance minus their mean. This specific part "
-            f"sums to {specific:+.3f} of its prediction {first['prediction']:+.3f}."
+            f"sums to {specific:+.3f} of its prediction {prediction:+.3f}."
         )
         st.plotly_chart(
             view.memo(("contrast", key, per_side), lambda: _contrast_bars(frame, contrast, per_side)),
@@ -142,15 +144,19 @@ def _drug_panel(
         ("shown", key, per_side),
         lambda: set(frame["gene"].iloc[_extremes(frame["relevance"].to_numpy(dtype=float), per_side)]),
     )
-    targets = frame[frame["is_target"].astype(bool)].sort_values("rank").head(5)
-    if targets.empty:
+    targets = np.flatnonzero(frame["is_target"].to_numpy(dtype=bool))  # positions; the frame has ~6,000 rows
+    if targets.size == 0:
         return
+    targets = targets[np.argsort(frame["rank"].to_numpy()[targets], kind="stable")][:5]
+    genes = [str(g) for g in frame["gene"].array.take(targets)]
     ranks = ", ".join(
         f"{gene} #{int(rank):,} ({direction})"
-        for gene, rank, direction in zip(targets["gene"], targets["rank"], targets["direction"], strict=True)
+        for gene, rank, direction in zip(
+            genes, frame["rank"].to_numpy()[targets], frame["direction"].array.take(targets), strict=True
+        )
     )
     message = f"Annotated target(s), ranked by |relevance| among {len(frame):,} genes: {ranks}"
-    if shown & set(targets["gene"]):
+    if shown & set(genes):
         st.success(f"{TARGET_MARK} {message}", icon=":material/target:")
     else:
         st.caption(message)

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from neurix_core.explain.stability import SYMBOLS
 from neurix_core.report.text import (
@@ -74,7 +75,23 @@ def _figure(traces: list[dict], layout: dict) -> go.Figure:
     numbers and labels; ``tests/test_report.py`` checks that each figure serialises exactly as its validated twin
     (an unknown or invalid property would raise there). The default template is applied as usual.
     """
+    types = tuple(sorted({str(trace.get("type", "scatter")) for trace in traces}))
+    layout = {"template": _template(pio.templates.default, types), **layout}
     return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+@functools.cache
+def _template(name: str, trace_types: tuple[str, ...]) -> dict:
+    """The default template with trace defaults only for the trace types a figure draws (plotly.js applies
+    ``template.data.<type>`` to traces of that type only, so the figure looks the same).
+
+    Why: the full template is ~7 kB and ~450 nested lists and dicts, copied when the figure is built, copied again
+    and walked when Streamlit serialises it on every page run; mostly defaults for the 20 trace types Neurix's
+    charts never draw.
+    """
+    full = pio.templates[name].to_plotly_json()
+    data = {t: full["data"][t] for t in trace_types if t in full.get("data", {})}
+    return {"layout": full.get("layout", {}), **({"data": data} if data else {})}
 
 
 @functools.cache
@@ -308,18 +325,28 @@ def gene_bars(
     negative = order[values[order] < 0][:per_side]
     positive = order[values[order] > 0]
     positive = positive[max(0, positive.size - per_side) :]
-    chosen = explanation.iloc[np.concatenate([positive[::-1], negative[::-1]])].drop_duplicates("gene")
+    # the bars' rows: the first row of each gene, read column by column (a row take of the wide frame cost more)
+    first_row: dict[object, int] = {}
+    for row in np.concatenate([positive[::-1], negative[::-1]]):
+        first_row.setdefault(explanation["gene"].iat[row], int(row))
+    rows = np.fromiter(first_row.values(), dtype=np.intp, count=len(first_row))
+
+    def column(name: str) -> np.ndarray:
+        return np.asarray(explanation[name].array.take(rows))
+
+    relevance = column("relevance").astype(float)
     labels = [
-        f"{g} {TARGET_MARK}" if t else str(g)
-        for g, t in zip(chosen["gene"], chosen["is_target"], strict=True)
+        f"{g} {TARGET_MARK}" if t else str(g) for g, t in zip(first_row, column("is_target"), strict=True)
     ]
-    if "stability" in chosen.columns:  # ● / ◐ / ○ agreement with the shipped fold models (none: no symbol)
+    if (
+        "stability" in explanation.columns
+    ):  # ● / ◐ / ○ agreement with the shipped fold models (none: no symbol)
         labels = [
             f"{label} {SYMBOLS.get(s, '')}".rstrip()
-            for label, s in zip(labels, chosen["stability"], strict=True)
+            for label, s in zip(labels, column("stability"), strict=True)
         ]
-    colours = [RESISTANCE_COLOUR if r > 0 else SENSITISING_COLOUR for r in chosen["relevance"]]
-    expression = chosen["expression_z"].to_numpy(dtype=float)
+    colours = [RESISTANCE_COLOUR if r > 0 else SENSITISING_COLOUR for r in relevance]
+    expression = column("expression_z").astype(float)
     if show_expression:
         text = [  # "expr z 0.0", never "-0.0"
             "expr n/a" if np.isnan(z) else "expr z 0.0" if round(z, 1) == 0 else f"expr z {z:+.1f}"
@@ -332,20 +359,22 @@ def gene_bars(
         expression = np.zeros_like(expression)
     bars = {
         "type": "bar",
-        "x": chosen["relevance"].to_numpy(),
+        "x": relevance,
         "y": labels,
         "orientation": "h",
         "marker": {"color": colours},
         "text": text,
         "textposition": "outside",
         "cliponaxis": False,
-        "customdata": np.column_stack([expression, chosen["direction"].astype(str)]),
+        "customdata": np.column_stack(
+            [expression, np.array([str(d) for d in column("direction")], dtype=object)]
+        ),
         "hovertemplate": (
             "<b>%{y}</b><br>relevance %{x:.3g} (%{customdata[1]})<br>" + expression_hover + "<extra></extra>"
         ),
         "showlegend": False,
     }
-    reach = float(chosen["relevance"].abs().max()) if len(chosen) else 1.0
+    reach = float(np.abs(relevance).max()) if len(rows) else 1.0
     layout = {  # one constructor call (see prediction_bars)
         "yaxis": {
             "categoryorder": "array",
@@ -363,7 +392,7 @@ def gene_bars(
         },
         **({"title": {"text": title}} if title else {}),
     }
-    return _figure([bars], _layout_spec(height=120 + 26 * len(chosen), **layout))
+    return _figure([bars], _layout_spec(height=120 + 26 * len(rows), **layout))
 
 
 # --- drug map -----------------------------------------------------------------------------------------------
