@@ -90,6 +90,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (the server's upload workers), from /proc."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def private_mib(pid: int) -> float:
+    """Memory only this process holds (Private_Clean + Private_Dirty): what a forked worker adds to the server,
+    whose copy-on-write shared pages are already in the server's RSS."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    except OSError:  # the worker ended meanwhile
+        return 0.0
+    return total / 1024.0
+
+
 def proc_status_mib(pid: int, field_name: str = "VmRSS") -> float:
     """A memory figure of a process from /proc (no psutil): VmRSS = now, VmHWM = peak."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -120,6 +141,7 @@ class StreamlitServer:
         self.metrics_token = secrets.token_urlsafe(32)
         self.env["NEURIX_METRICS_TOKEN"] = self.metrics_token
         self.process: subprocess.Popen[bytes] | None = None
+        self._peak_sampled = 0.0
 
     def start(self, timeout: float = 60.0) -> StreamlitServer:
         command = [
@@ -142,6 +164,7 @@ class StreamlitServer:
                 )
             try:
                 if requests.get(self.base_url + "/_stcore/health", timeout=2).status_code == 200:
+                    threading.Thread(target=self._sample_memory, daemon=True, name="memory-sampler").start()
                     return self
             except requests.RequestException:
                 pass
@@ -166,10 +189,18 @@ class StreamlitServer:
         return self.process.pid
 
     def rss_mib(self) -> float:
-        return proc_status_mib(self.pid, "VmRSS")
+        """The server's memory now: its RSS plus what its worker processes hold privately."""
+        return proc_status_mib(self.pid, "VmRSS") + sum(private_mib(c) for c in child_pids(self.pid))
 
     def peak_mib(self) -> float:
-        return proc_status_mib(self.pid, "VmHWM")
+        """The largest ``rss_mib`` sampled since start (every 0.5 s), or the server's own RSS peak if larger."""
+        return max(self._peak_sampled, proc_status_mib(self.pid, "VmHWM"))
+
+    def _sample_memory(self) -> None:
+        while self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(OSError, KeyError):
+                self._peak_sampled = max(self._peak_sampled, self.rss_mib())
+            time.sleep(0.5)
 
     def metrics(self) -> dict[str, float]:
         """``/_stcore/metrics`` (OpenMetrics text) as {sample name with labels: value}."""

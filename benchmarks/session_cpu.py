@@ -3,8 +3,9 @@
 Why CPU-seconds and one session at a time: the load test's latencies (``benchmarks/load_test.py``) are what 20
 simultaneous sessions see, and on a 2-core machine they are roughly the sum of the server's CPU work per session
 divided by the cores. That sum is what the code controls, and unlike wall time it barely depends on what else the
-(shared) machine runs. Each step is timed by the server process's utime + stime from ``/proc/<pid>/stat``
-before and after, with the same simulated browser tab as the load test.
+(shared) machine runs. Each step is timed by the utime + stime of the server process and its upload workers
+(``/proc/<pid>/stat``) before and after, with the same simulated browser tab as the load test; ``*_server_cpu_s``
+is the server process's own share (the part that one Python interpreter runs, whatever the cores).
 
 Usage (from the repository root)::
 
@@ -31,16 +32,22 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.load_test import BrowserSession, StreamlitServer, make_profiles  # noqa: E402
+from benchmarks.load_test import BrowserSession, StreamlitServer, child_pids, make_profiles  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "session_cpu.json"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """utime + stime of a process (all its threads) and of its children (the server's upload workers), in s."""
+    total = 0.0
+    for process in (pid, *(child_pids(pid) if children else ())):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a worker that ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
 
 
 def one_session(server: StreamlitServer, profile: Any, explain: bool = True) -> dict[str, float]:
@@ -55,20 +62,22 @@ def one_session(server: StreamlitServer, profile: Any, explain: bool = True) -> 
         figures["open_cpu_s"] = cpu_seconds(server.pid) - before
         figures["open_wall_s"] = time.perf_counter() - start
         uploader = first.elements("file_uploader")[0]
-        before = cpu_seconds(server.pid)
+        before, own = cpu_seconds(server.pid), cpu_seconds(server.pid, children=False)
         start = time.perf_counter()
         state = tab.upload(uploader.id, profile.filename, profile.data)
         predicted = tab.run(widgets=[state])
         figures["upload_predict_cpu_s"] = cpu_seconds(server.pid) - before
+        figures["upload_predict_server_cpu_s"] = cpu_seconds(server.pid, children=False) - own
         figures["upload_predict_wall_s"] = time.perf_counter() - start
         figures["upload_predict_kib_sent"] = len(predicted.raw) / 1024
         if predicted.errors():
             raise RuntimeError(f"errors shown: {predicted.errors()}")
         if explain:
-            before = cpu_seconds(server.pid)
+            before, own = cpu_seconds(server.pid), cpu_seconds(server.pid, children=False)
             start = time.perf_counter()
             explained = tab.run(page="explain")
             figures["explain_cpu_s"] = cpu_seconds(server.pid) - before
+            figures["explain_server_cpu_s"] = cpu_seconds(server.pid, children=False) - own
             figures["explain_wall_s"] = time.perf_counter() - start
             figures["explain_kib_sent"] = len(explained.raw) / 1024
             if explained.errors():

@@ -176,8 +176,17 @@ class LoadedProfile:
         return float(self.model_input.coverage[self.model_input.sample_index(sample)])
 
     def sample_predictions(self, sample: str) -> pd.DataFrame:
-        rows = self.predictions[self.predictions["sample"] == sample]
-        return rows.sort_values("rank").reset_index(drop=True)
+        """The sample's compound rows by rank; built once per profile and sample (pages ask for it several times per
+        run). Read-only by convention: callers derive new frames from it."""
+        return memo(
+            self,
+            ("sample_predictions", sample),
+            lambda: (
+                self.predictions[self.predictions["sample"] == sample]
+                .sort_values("rank")
+                .reset_index(drop=True)
+            ),
+        )
 
     def sample_entries(self, sample: str, compound_id: str) -> pd.DataFrame:
         """The screen-level predictions behind one compound row of ``sample``."""
@@ -501,12 +510,16 @@ def _drug_names(version: str, bundle_id: int, _neurix: Neurix) -> dict[str, str]
 
 def drug_options(neurix: Neurix, profile: LoadedProfile, sample: str) -> dict[str, str]:
     """drug_key → 'rank. label' in predicted order, for drug pickers."""
-    rows = profile.sample_predictions(sample)
-    names = drug_names(neurix)
-    return {
-        key: f"{rank}. {names.get(key, key)}"
-        for key, rank in zip(rows["drug_key"], rows["rank"], strict=True)
-    }
+
+    def build() -> dict[str, str]:
+        rows = profile.sample_predictions(sample)
+        names = drug_names(neurix)
+        return {
+            key: f"{rank}. {names.get(key, key)}"
+            for key, rank in zip(rows["drug_key"], rows["rank"], strict=True)
+        }
+
+    return dict(memo(profile, ("drug_options", sample), build))  # a copy: callers may edit theirs
 
 
 # --- upload ------------------------------------------------------------------------------------------------
