@@ -31,6 +31,7 @@ from dashboard import workers
 from neurix_core.admission import PARSING, parse_units
 from neurix_core.api import Neurix
 from neurix_core.errors import LimitExceededError, NeurixError
+from neurix_core.explain.readable import explanation_overview
 from neurix_core.features.scaling_modes import MIN_COHORT_SAMPLES, SCALING_MODES
 from neurix_core.io.profile import VALUE_SCALES, ParsedProfile, ProfileLimits, precheck_upload
 from neurix_core.predict import ModelInput
@@ -426,16 +427,23 @@ def measured_responses(neurix: Neurix, profile: LoadedProfile, sample: str) -> p
 
 
 def explanation(
-    neurix: Neurix, profile: LoadedProfile, sample: str, drug_keys: Sequence[str]
+    neurix: Neurix, profile: LoadedProfile, sample: str, drug_keys: Sequence[str], summarise: bool = False
 ) -> pd.DataFrame:
-    """All-gene explanation rows for (sample, drugs), computing only drugs not yet cached in this session."""
+    """All-gene explanation rows for (sample, drugs), computing only drugs not yet cached in this session.
+
+    With ``summarise`` (the Explain page), when every drug is computed now, the worker also summarises them
+    (``explanation_overview``), kept for ``overview`` so that the server process does not redo it.
+    """
     base = (profile.fingerprint, profile.value_scale, sample)
     missing = [key for key in drug_keys if _lru_get(EXPLAIN_KEY, (*base, key)) is None]
     if missing:
-        frame = workers.run(neurix, explain_job, profile.model_input, missing, sample)
+        whole = summarise and missing == list(drug_keys)
+        frame, summary = workers.run(neurix, explain_job, profile.model_input, missing, sample, whole)
         blocks = drug_blocks(frame)
         for key, rows in blocks.items():
             _lru_put(EXPLAIN_KEY, (*base, key), frame.iloc[rows].reset_index(drop=True), MAX_EXPLANATIONS)
+        if summary is not None:
+            memo(profile, _overview_key(sample, drug_keys), lambda: summary)
         if list(blocks) == list(drug_keys):  # all of them computed now, in this order: no re-assembly
             return frame
     parts = [_lru_get(EXPLAIN_KEY, (*base, key)) for key in drug_keys]
@@ -443,9 +451,29 @@ def explanation(
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def explain_job(neurix: Neurix, model_input: ModelInput, drug_keys: list[str], sample: str) -> pd.DataFrame:
-    """All-gene explanations of one sample for these drugs (LRP and stability), run by ``dashboard.workers``."""
-    return neurix.explain(model_input, drugs=drug_keys, top=None, samples=[sample])
+def overview(
+    neurix: Neurix, profile: LoadedProfile, sample: str, drug_keys: Sequence[str], frame: pd.DataFrame
+) -> dict:
+    """``explanation_overview`` of ``frame`` (the explanation of these drugs), once per profile, sample and drugs."""
+    return memo(
+        profile,
+        _overview_key(sample, drug_keys),
+        lambda: explanation_overview(frame, neurix.bundle.genes, neurix.bundle.drugs),
+    )
+
+
+def _overview_key(sample: str, drug_keys: Sequence[str]) -> tuple:
+    return ("explanation_overview", sample, tuple(drug_keys))
+
+
+def explain_job(
+    neurix: Neurix, model_input: ModelInput, drug_keys: list[str], sample: str, summarise: bool
+) -> tuple[pd.DataFrame, dict | None]:
+    """All-gene explanations of one sample for these drugs (LRP and stability) and, with ``summarise``, their
+    ``explanation_overview``: run by ``dashboard.workers``."""
+    frame = neurix.explain(model_input, drugs=drug_keys, top=None, samples=[sample])
+    summary = explanation_overview(frame, neurix.bundle.genes, neurix.bundle.drugs) if summarise else None
+    return frame, summary
 
 
 def drug_blocks(frame: pd.DataFrame) -> dict[str, slice | np.ndarray]:

@@ -326,9 +326,10 @@ def gene_bars(
     positive = order[values[order] > 0]
     positive = positive[max(0, positive.size - per_side) :]
     # the bars' rows: the first row of each gene, read column by column (a row take of the wide frame cost more)
+    candidates = np.concatenate([positive[::-1], negative[::-1]])
     first_row: dict[object, int] = {}
-    for row in np.concatenate([positive[::-1], negative[::-1]]):
-        first_row.setdefault(explanation["gene"].iat[row], int(row))
+    for row, gene in zip(candidates, np.asarray(explanation["gene"].array.take(candidates)), strict=True):
+        first_row.setdefault(gene, int(row))
     rows = np.fromiter(first_row.values(), dtype=np.intp, count=len(first_row))
 
     def column(name: str) -> np.ndarray:
