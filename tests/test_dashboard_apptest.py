@@ -274,6 +274,26 @@ def test_sessions_are_isolated(profile_csv: bytes) -> None:
 # --- Explain -----------------------------------------------------------------------------------------------
 
 
+def test_explain_draws_each_drugs_own_bars_only_once_opened(
+    with_example: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a common pattern, each drug shows what sets it apart; its own top genes sit in an expander whose chart
+    is built only when opened (a rerun), not sent hidden with every page."""
+    from neurix_core.explain import readable
+
+    monkeypatch.setattr(readable, "COMMON_MIN_OVERLAP", 0.0)  # the common-pattern layout for any top 5
+    at = _page(with_example, "explain")
+    _clean(at)
+    assert "What sets each drug apart" in _text(at)
+    profile = at.session_state[widgets.PROFILE_KEY]
+    top5 = profile.sample_predictions(at.session_state[widgets.SAMPLE_KEY])["drug_key"].head(5).tolist()
+    assert len(at.get("plotly_chart")) == 1 + 1 + 5  # heatmap, common genes, contrast bars per drug
+    at.session_state[f"own_genes_{top5[0]}"] = True  # the user opens the first drug's expander
+    at.run()
+    _clean(at)
+    assert len(at.get("plotly_chart")) == 1 + 1 + 5 + 1
+
+
 def test_explain_heatmap_and_per_drug_bars(with_example: AppTest) -> None:
     at = _page(with_example, "explain")
     _clean(at)
@@ -288,8 +308,12 @@ def test_explain_heatmap_and_per_drug_bars(with_example: AppTest) -> None:
     assert text.count("Annotated targets that the model does not measure") <= 1, "missing targets named once"
     if "Common pattern behind these predictions" in text:  # the top drugs share most of their top genes
         assert "What sets each drug apart" in text
-        # heatmap + common genes + per drug: contrast bars and its own bars (in an expander)
-        assert len(at.get("plotly_chart")) == 1 + 1 + 2 * 5
+        # heatmap + common genes + per drug its contrast bars; its own bars only once their expander is opened
+        assert len(at.get("plotly_chart")) == 1 + 1 + 5
+        at.session_state[f"own_genes_{top5[0]}"] = True
+        at.run()
+        _clean(at)
+        assert len(at.get("plotly_chart")) == 1 + 1 + 5 + 1
     else:
         assert len(at.get("plotly_chart")) == 1 + 5
     at.multiselect[0].set_value(top5[:1]).run()

@@ -65,7 +65,9 @@ HTTP_PER_THREAD = 30
 MAX_GROWTH_PER_SESSION_MIB = (
     40.0  # measured 24.5 MiB/session: ~11 per session plus the attackers' held uploads
 )
-MAX_PEAK_MIB = 2560.0  # measured 1.49-1.50 GiB (server + workers) with 29 sessions, 3 attacks, a flood; target ≤ 2 GB
+MAX_PEAK_MIB = (
+    2560.0  # measured 1.49-1.50 GiB (server + workers) with 29 sessions, 3 attacks, a flood; target ≤ 2 GB
+)
 MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # × load factor; measured ~3 s idle-ish
 MAX_HEALTH_P95_IDLE_S = 1.0  # × load factor; measured ~50-800 ms
 # Measured after the capacity work (per-session memo, one torch thread per request, no full GC after each run,
