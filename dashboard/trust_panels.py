@@ -79,23 +79,17 @@ def similar_lines(neurix: Neurix, profile: w.LoadedProfile, sample: str, rows: p
         key=f"neighbour_drug_{profile.fingerprint}_{sample}",
         help="Defaults to the top-ranked drug for this sample.",
     )
-    types = tumour_types()
-    lineage = profile.sample_info.get(sample, {}).get("lineage", "")
-    choices = ["", *types]
+    choices = ["", *tumour_types()]
     tumour = cols[1].selectbox(
         "Tumour type of the sample",
         choices,
-        index=choices.index(lineage) if lineage in types else 0,
+        index=choices.index(w.neighbour_defaults(profile, sample)[1]),
         format_func=lambda t: t or "Not specified",
         key=f"neighbour_tumour_{profile.fingerprint}_{sample}",
         help="Neurix warns when the most similar cell lines suggest another lineage.",
     )
     try:
-        table = w.memo(
-            profile,
-            ("neighbours", drug, tumour),
-            lambda: neurix.neighbours(profile.model_input, drug=drug, tumour_type=tumour or None),
-        )
+        table = w.neighbours(neurix, profile, drug, tumour)
     except NeurixError as exc:
         st.warning(str(exc), icon=":material/warning:")
         return

@@ -46,6 +46,7 @@ from neurix_core.report.text import (
     hit_rate,
     reliability,
 )
+from neurix_core.repurpose.candidates import tumour_types
 
 LOG = logging.getLogger("neurix.dashboard")
 T = TypeVar("T")
@@ -302,7 +303,27 @@ def ingest_job(
     """Parse, check, prepare and predict one upload: the heavy part of an upload, run by ``dashboard.workers``
     (in a worker process of the server, or here). Raises NeurixError for anything wrong with the file."""
     parsed = neurix.read_profile(data, filename, values=values, limits=limits)
-    return profile_from_parsed(neurix, parsed, scaling)
+    profile = profile_from_parsed(neurix, parsed, scaling)
+    if neurix.has_trust:  # the similar-lines panel's first view, here rather than in the server process
+        with contextlib.suppress(NeurixError):  # the panel shows the error itself
+            neighbours(neurix, profile, *neighbour_defaults(profile, profile.samples[0]))
+    return profile
+
+
+def neighbour_defaults(profile: LoadedProfile, sample: str) -> tuple[str, str]:
+    """The similar-lines panel's first view: the sample's top-ranked drug and its known tumour type ('' if none)."""
+    lineage = profile.sample_info.get(sample, {}).get("lineage", "")
+    drug = str(profile.sample_predictions(sample)["drug_key"].iloc[0])
+    return drug, lineage if lineage in tumour_types() else ""
+
+
+def neighbours(neurix: Neurix, profile: LoadedProfile, drug: str, tumour: str) -> pd.DataFrame:
+    """``Neurix.neighbours`` of all the profile's samples for one drug and tumour type, once per profile."""
+    return memo(
+        profile,
+        ("neighbours", drug, tumour),
+        lambda: neurix.neighbours(profile.model_input, drug=drug, tumour_type=tumour or None),
+    )
 
 
 def ingest_bytes(

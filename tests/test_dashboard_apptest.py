@@ -88,6 +88,9 @@ def test_compound_rows_and_screen_entries_one_click_away(with_example: AppTest, 
     expanders = [e.label for e in at.expander]
     if profile.sample_predictions(profile.samples[0]).head(25)["n_entries"].gt(1).any():
         assert any(label.startswith("Screen entries behind these compounds") for label in expanders)
+        assert not any("entry" in df.value.columns for df in at.dataframe), "filled only when opened"
+        at.session_state["screen_entries"] = True  # the user opens it
+        at.run()
         entries = next(df.value for df in at.dataframe if "entry" in df.value.columns)
         assert entries["used"].any() and entries["entry"].str.match(r"GDSC[12] #\d+").all()
 

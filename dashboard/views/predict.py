@@ -171,10 +171,15 @@ def _entries(profile: w.LoadedProfile, shown: pd.DataFrame, sample: str) -> None
     multi = shown[shown["n_entries"] > 1] if "n_entries" in shown else shown.iloc[0:0]
     if multi.empty or profile.screen_predictions is None:
         return
-    with st.expander(
+    box = st.expander(  # filled only when opened (a rerun): most visitors never open it
         f"Screen entries behind these compounds ({len(multi)} screened more than once)",
         icon=":material/layers:",
-    ):
+        key="screen_entries",
+        on_change="rerun",
+    )
+    if not box.open:
+        return
+    with box:
         st.caption(
             "GDSC screened many compounds in GDSC1 and GDSC2 (and some twice in GDSC1). The compound row shows "
             "the entry chosen by the reliability-weighted median of the entries' predictions (weight: "
