@@ -103,17 +103,16 @@ def run(model: M, job: Callable[..., T], *args: object) -> T:
         # not retried here: the job may be what killed the worker (memory), and must not take the server down too
         _forget(pool)
         raise NeurixError(
-            "The server could not finish reading this file (a worker process stopped). Try again; if it happens "
-            "again, split the file or tell the Neurix maintainers."
+            "The server could not finish this request (a worker process stopped). Try again; if it happens "
+            "again with the same file, split it or tell the Neurix maintainers."
         ) from exc
 
 
 def _worker_started(server_pid: int) -> None:
     """In each worker: end with the server, however it ends (even killed), and leave Ctrl-C to the server."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(
-        signal.SIGTERM, signal.SIG_DFL
-    )  # not the server's handler (inherited by the fork): just end
+    # not the server's SIGTERM handler (inherited by the fork): just end
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):  # Linux; elsewhere workers end when their queue closes
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != server_pid:  # the server ended before the line above took effect

@@ -74,7 +74,7 @@ def test_errors_come_back_as_the_same_user_facing_errors(served: Model) -> None:
 
 
 def test_a_dead_worker_ends_its_job_with_a_clear_error_and_later_jobs_run_here(served: Model) -> None:
-    with pytest.raises(NeurixError, match="could not finish reading this file"):
+    with pytest.raises(NeurixError, match="could not finish this request"):
         workers.run(served, die)
     assert not workers.running()
     assert workers.run(served, add, 1) == (101, os.getpid())

@@ -73,7 +73,8 @@ def _figure(traces: list[dict], layout: dict) -> go.Figure:
     Why: validating a figure's properties took ~35 ms of a 40 ms build, most of the Explain page's CPU on a shared
     server (a few figures per page and session). The dicts hold Neurix's own constant property names and its
     numbers and labels; ``tests/test_report.py`` checks that each figure serialises exactly as its validated twin
-    (an unknown or invalid property would raise there). The default template is applied as usual.
+    (an unknown or invalid property would raise there). The default template comes with it, trimmed to the
+    figure's trace types (``_template``).
     """
     types = tuple(sorted({str(trace.get("type", "scatter")) for trace in traces}))
     layout = {"template": _template(pio.templates.default, types), **layout}
@@ -339,9 +340,8 @@ def gene_bars(
     labels = [
         f"{g} {TARGET_MARK}" if t else str(g) for g, t in zip(first_row, column("is_target"), strict=True)
     ]
-    if (
-        "stability" in explanation.columns
-    ):  # ● / ◐ / ○ agreement with the shipped fold models (none: no symbol)
+    # ● / ◐ / ○ agreement with the shipped fold models (none: no symbol)
+    if "stability" in explanation.columns:
         labels = [
             f"{label} {SYMBOLS.get(s, '')}".rstrip()
             for label, s in zip(labels, column("stability"), strict=True)
