@@ -26,19 +26,23 @@ THREADS_ENV = "NEURIX_TORCH_THREADS"
 
 
 def limit_compute_threads() -> int:
-    """One torch thread per request (``$NEURIX_TORCH_THREADS`` overrides); returns the number set.
+    """One torch and one BLAS thread per request (``$NEURIX_TORCH_THREADS`` overrides); returns the number set.
 
-    Why: the server runs every session's script in a thread of its own, so concurrent requests already share the
-    cores. Torch's default (an intra-op thread per core for each request) makes 20 simultaneous explanations spin
-    40 threads on 2 cores: measured 2-3.7 CPU-s per Explain page, against 1.0 CPU-s single-threaded for the same
-    numbers.
+    Why: the server runs every session's script in a thread of its own, and the upload workers forked below are
+    one process per core, so concurrent requests already share the cores. Torch's default (an intra-op thread per
+    core for each request) made 20 simultaneous explanations spin 40 threads on 2 cores: measured 2-3.7 CPU-s per
+    Explain page, against 1.0 CPU-s single-threaded for the same numbers. numpy's OpenBLAS pool did the same on a
+    smaller scale: its second thread busy-waits after every product, so one upload's parse-and-predict took 0.22
+    CPU-s for 0.11 s of wall time, and 0.11 CPU-s with one BLAS thread (same wall time).
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
     threads = max(1, int(os.environ.get(THREADS_ENV) or 1))
     torch.set_num_threads(threads)
     with contextlib.suppress(RuntimeError):  # settable only before the first parallel region
         torch.set_num_interop_threads(threads)
+    threadpool_limits(limits=threads, user_api="blas")  # process-wide, and inherited by the forked workers
     return threads
 
 
