@@ -78,6 +78,7 @@ FINISHED_EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_EARLY
 ALERT_ERROR = 1
 EXPLAIN_TOP_DRUGS = 5  # the Explain page's default selection
 EXPLAIN_GENES_PER_SIDE = 8  # the Explain page's default "top genes per drug" slider
+TICK = os.sysconf("SC_CLK_TCK")  # /proc/<pid>/stat counts CPU time in these
 
 
 # --- the server ---------------------------------------------------------------------------------------------
@@ -109,6 +110,24 @@ def private_mib(pid: int) -> float:
     except OSError:  # the worker ended meanwhile
         return 0.0
     return total / 1024.0
+
+
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """utime + stime of a process (all its threads) and of its children (the server's upload workers), in s."""
+    total = 0.0
+    for process in (pid, *(child_pids(pid) if children else ())):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a worker that ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU (the simulated browsers: on the same cores as the server, so they are part of the load)."""
+    times = os.times()
+    return times.user + times.system
 
 
 def proc_status_mib(pid: int, field_name: str = "VmRSS") -> float:
@@ -837,6 +856,8 @@ def run_scenario(
             return flood(server.base_url)
 
         start = time.perf_counter()
+        cpu_before = {"server": cpu_seconds(server.pid, children=False), "all": cpu_seconds(server.pid)}
+        cpu_before["load_generator"] = own_cpu_seconds()
         with ThreadPoolExecutor(sessions + n_adversarial) as pool:
             futures = [pool.submit(simultaneous, p) for p in profiles[warmup:]]
             attack_futures = [pool.submit(hostile, kind) for kind in attacks_in]
@@ -847,6 +868,12 @@ def run_scenario(
             flooded = flood_future.result() if flood_future is not None else {}
         figures["wave_s"] = round(time.perf_counter() - start, 2)
         http_thread.join()
+        server_cpu = cpu_seconds(server.pid, children=False) - cpu_before["server"]
+        figures["wave_cpu_s"] = {  # where the cores went during the wave (the load generator shares them)
+            "server_process": round(server_cpu, 2),
+            "upload_workers": round(cpu_seconds(server.pid) - cpu_before["all"] - server_cpu, 2),
+            "load_generator": round(own_cpu_seconds() - cpu_before["load_generator"], 2),
+        }
         visits += wave
         memory[f"after_{warmup + sessions}_sessions"] = server.rss_mib()
         memory["peak"] = server.peak_mib()
@@ -954,6 +981,13 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
     lines.append(
         f"wave wall time: {figures['wave_s']:.1f} s; first session (model load): {figures['first_session_s']:.1f} s"
     )
+    if "wave_cpu_s" in figures:
+        cpu = figures["wave_cpu_s"]
+        lines.append(
+            f"CPU during the wave: server process {cpu['server_process']:.1f} s, upload workers "
+            f"{cpu['upload_workers']:.1f} s, load generator (simulated browsers, same cores) "
+            f"{cpu['load_generator']:.1f} s"
+        )
     adv = figures.get("adversarial", {})
     for a in adv.get("uploads", []):
         lines.append(

@@ -32,22 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.load_test import BrowserSession, StreamlitServer, child_pids, make_profiles  # noqa: E402
+from benchmarks.load_test import BrowserSession, StreamlitServer, cpu_seconds, make_profiles  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "session_cpu.json"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int, children: bool = True) -> float:
-    """utime + stime of a process (all its threads) and of its children (the server's upload workers), in s."""
-    total = 0.0
-    for process in (pid, *(child_pids(pid) if children else ())):
-        try:
-            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # a worker that ended meanwhile
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICK
-    return total
 
 
 def one_session(server: StreamlitServer, profile: Any, explain: bool = True) -> dict[str, float]:
