@@ -63,6 +63,19 @@ def test_jobs_run_in_a_worker_with_the_served_model(served: Model) -> None:
     assert workers.run(other, add, 1) == (8, os.getpid())
 
 
+def test_a_download_is_built_in_a_worker_byte_for_byte_as_pandas_writes_it(served: Model) -> None:
+    import pandas as pd
+
+    from dashboard.widgets import csv_download
+
+    table = pd.DataFrame(
+        {"drug": ["Olaparib", '5-FU, "fluorouracil"'], "z": [-1.25, float("nan")], "in_domain": [True, False]}
+    )
+    build = csv_download(served, table)  # type: ignore[arg-type]  # the served stand-in model
+    assert build() == table.to_csv(index=False).encode("utf-8")
+    assert workers.running()
+
+
 def test_errors_come_back_as_the_same_user_facing_errors(served: Model) -> None:
     with pytest.raises(LimitExceededError, match="too many genes"):
         workers.run(served, refuse, "too many genes")

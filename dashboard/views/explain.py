@@ -277,9 +277,9 @@ def render() -> None:
 def _top_genes_csv(frame: pd.DataFrame, per_side: int) -> bytes:
     """The 2 × per_side genes of largest |relevance| per drug (``rank``: by |relevance| within the drug), most
     relevant first over all drugs, as the download offers them."""
-    top = frame[frame["rank"].to_numpy() <= 2 * per_side]
-    top = top.iloc[np.argsort(-top["relevance"].abs().to_numpy(), kind="stable")]
-    export = top[
+    kept = np.flatnonzero(frame["rank"].to_numpy() <= 2 * per_side)  # positions: one row take, not two
+    kept = kept[np.argsort(-np.abs(frame["relevance"].to_numpy()[kept]), kind="stable")]
+    export = frame[
         [
             "sample",
             "drug_key",
@@ -294,7 +294,7 @@ def _top_genes_csv(frame: pd.DataFrame, per_side: int) -> bytes:
             "prediction",
             "bias_share",
         ]
-    ]
+    ].iloc[kept]
     return export.to_csv(index=False).encode("utf-8")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -140,24 +140,32 @@ def _trust_text(low: object, high: object, percentile: object, rate: HitRate) ->
     return text
 
 
-def _interval_whiskers(rows: pd.DataFrame) -> dict | None:
-    """Plotly error bars for the 80% prediction interval where the predictions carry one (newer bundles)."""
+def _interval_whiskers(rows: pd.DataFrame) -> Callable[[np.ndarray], dict | None]:
+    """Plotly error bars for the 80% prediction interval where the predictions carry one (newer bundles), as a
+    function of the positions of the rows one trace draws (None where none of them has an interval)."""
     if not {"interval_low", "interval_high"} <= set(rows.columns):
-        return None
-    low = pd.to_numeric(rows["interval_low"], errors="coerce")
-    high = pd.to_numeric(rows["interval_high"], errors="coerce")
-    if low.isna().all() or high.isna().all():
-        return None
-    z = rows["z_log_auc"].astype(float)
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": (high - z).clip(lower=0).fillna(0).to_numpy(),
-        "arrayminus": (z - low).clip(lower=0).fillna(0).to_numpy(),
-        "color": "#1a202c",
-        "thickness": 1.3,
-        "width": 4,
-    }
+        return lambda _positions: None
+    low = pd.to_numeric(rows["interval_low"], errors="coerce").to_numpy(dtype=float)
+    high = pd.to_numeric(rows["interval_high"], errors="coerce").to_numpy(dtype=float)
+    z = rows["z_log_auc"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        plus = np.nan_to_num(np.clip(high - z, 0.0, None), nan=0.0)
+        minus = np.nan_to_num(np.clip(z - low, 0.0, None), nan=0.0)
+
+    def whiskers(positions: np.ndarray) -> dict | None:
+        if np.isnan(low[positions]).all() or np.isnan(high[positions]).all():
+            return None
+        return {
+            "type": "data",
+            "symmetric": False,
+            "array": plus[positions],
+            "arrayminus": minus[positions],
+            "color": "#1a202c",
+            "thickness": 1.3,
+            "width": 4,
+        }
+
+    return whiskers
 
 
 def prediction_bars(
@@ -184,31 +192,33 @@ def prediction_bars(
         f"{h.short if measured_hits else t.symbol}</span>"
         for key, t, h in zip(rows["drug_key"], tiers, hits, strict=True)
     ]
+    # each column read once, then indexed per class trace (frame selections per class were most of this figure)
+    classes = rows["drug_class"].to_numpy(dtype=object)
+    z = rows["z_log_auc"].to_numpy()
+    hover = np.column_stack(
+        [
+            rows["rank"].astype(str).to_numpy(dtype=object),
+            *(rows[c].fillna("").astype(str).to_numpy(dtype=object) for c in ("targets", "moa", "pathway")),
+            np.array(rho_texts, dtype=object),
+            np.array([t.tier for t in tiers], dtype=object),
+            np.array(trust_texts, dtype=object),
+        ]
+    )
+    whiskers_of = _interval_whiskers(rows)
     traces = []
-    for drug_class in dict.fromkeys(rows["drug_class"]):
-        mask = (rows["drug_class"] == drug_class).to_numpy()
-        part, positions = rows[mask], np.flatnonzero(mask)
-        whiskers = _interval_whiskers(part)
+    for drug_class in dict.fromkeys(classes):
+        positions = np.flatnonzero(classes == drug_class)
+        whiskers = whiskers_of(positions)
         traces.append(
             {
                 "type": "bar",
-                "x": part["z_log_auc"].to_numpy(),
+                "x": z[positions],
                 "y": [ticks[i] for i in positions],
                 "orientation": "h",
                 "name": str(drug_class),
                 "marker": {"color": class_colour(drug_class)},
                 **({"error_x": whiskers} if whiskers is not None else {}),
-                "customdata": np.column_stack(
-                    [
-                        part["rank"].astype(str),
-                        part["targets"].fillna("").astype(str),
-                        part["moa"].fillna("").astype(str),
-                        part["pathway"].fillna("").astype(str),
-                        [rho_texts[i] for i in positions],
-                        [tiers[i].tier for i in positions],
-                        [trust_texts[i] for i in positions],
-                    ]
-                ),
+                "customdata": hover[positions],
                 "hovertemplate": (
                     "<b>%{y}</b> (rank %{customdata[0]})<br>predicted z log AUC %{x:.2f}%{customdata[6]}<br>"
                     "target: %{customdata[1]}<br>MOA: %{customdata[2]}<br>pathway: %{customdata[3]}<br>"
