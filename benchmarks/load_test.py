@@ -735,6 +735,7 @@ class Attack:
     size_mib: float
     status: int = 0  # HTTP status of the upload PUT
     refused_s: float | None = None  # PUT start → the page showing the refusal (or the parsed result)
+    sent_s: float | None = None  # of which: asking for the upload URL and sending the file (the HTTP PUT)
     message: str = ""
     error: str = ""
     tab: BrowserSession | None = field(default=None, repr=False)  # kept open like the normal sessions
@@ -751,6 +752,7 @@ def attack(base_url: str, kind: str, name: str, data: bytes, timeout: float = 12
         start = time.perf_counter()
         urls = tab.request_upload_url(name)
         response = tab.put(urls.upload_url, name, data)
+        result.sent_s = round(time.perf_counter() - start, 2)
         result.status = response.status_code
         if response.status_code == 204:
             state = WidgetState(id=uploader.id)
@@ -991,7 +993,8 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
     adv = figures.get("adversarial", {})
     for a in adv.get("uploads", []):
         lines.append(
-            f"adversarial {a['kind']} ({a['size_mib']} MiB): HTTP {a['status']}, answered in {a['refused_s']} s: "
+            f"adversarial {a['kind']} ({a['size_mib']} MiB): HTTP {a['status']}, answered in {a['refused_s']} s "
+            f"(sent in {a.get('sent_s')} s): "
             f"{(a['message'] or a['error'])[:110]}"
         )
     if adv.get("flood"):

@@ -33,6 +33,7 @@ METRICS_PATH = re.compile(r"/_stcore/metrics/?$")
 SESSION_UPLOAD_FILES = 2  # upload-size caps held per session: the current file and its replacement
 PROCESS_UPLOAD_FILES = 8  # upload-size caps held by the whole process at once
 REAP_EVERY_S = 10.0
+COALESCE_BYTES = 2 * MIB  # upload bodies reach Streamlit's parser in pieces of at least this size
 METRICS_TOKEN_ENV = "NEURIX_METRICS_TOKEN"
 MIN_TOKEN = 32
 
@@ -122,6 +123,32 @@ def metrics_allowed(headers: dict[bytes, bytes]) -> bool:
     return hmac.compare_digest(presented.encode(), f"Bearer {token}".encode())
 
 
+def _coalesced(receive: Receive, at_least: int = COALESCE_BYTES) -> Receive:
+    """The request body in pieces of at least ``at_least`` bytes (the last may be smaller).
+
+    Why: Starlette's multipart parser spools a file above 1 MiB to disk, one thread-pool call per piece it
+    receives, and the server hands the body over in pieces of ~64 KiB: ~700 hand-offs between the event loop and a
+    pool thread for a 45 MiB file. With 20 sessions' scripts running, each hand-off waits for the interpreter, so
+    such a file took 7-12 s to arrive (0.25 s on an idle server) and delayed its refusal past 10 s.
+    """
+
+    async def coalesced_receive() -> dict[str, Any]:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return message
+        parts = [message.get("body", b"")]
+        size = len(parts[0])
+        while size < at_least and message.get("more_body"):
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: the request is over
+                return message
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+        return {"type": "http.request", "body": b"".join(parts), "more_body": bool(message.get("more_body"))}
+
+    return coalesced_receive
+
+
 async def _respond(send: Send, status: int, text: str) -> None:
     body = text.encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
@@ -162,7 +189,7 @@ class GuardMiddleware:
             await _respond(send, status, reason)
             return
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, _coalesced(receive), send)
         finally:
             _release(session_id, size)
 
