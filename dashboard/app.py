@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402 - after the path fix
 
 from dashboard import auth, downloads, guard, present, widgets  # noqa: E402
+from dashboard.pacing import PAGE_TURNS  # noqa: E402
 from neurix_core.threads import adopt_torch_threads  # noqa: E402
 
 st.set_page_config(page_title="Neurix", page_icon="🧬", layout="wide", initial_sidebar_state="expanded")
@@ -75,5 +76,7 @@ def main() -> None:
         widgets.sidebar(widgets.get_neurix(quiet=True))
 
 
-# The wrapper covers start-up too (model loading, navigation, sidebar): never a traceback on any path.
-widgets.run_page(main, "app")
+# The wrapper covers start-up too (model loading, navigation, sidebar): never a traceback on any path. The whole
+# run takes one of the server's turns (dashboard/pacing.py): a few runs compute at once, in order of arrival.
+with PAGE_TURNS.turn():
+    widgets.run_page(main, "app")

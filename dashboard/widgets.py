@@ -28,6 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import workers
+from dashboard.pacing import PAGE_TURNS
 from neurix_core.admission import PARSING, parse_units
 from neurix_core.api import Neurix
 from neurix_core.errors import LimitExceededError, NeurixError
@@ -348,7 +349,8 @@ def ingest_bytes(
             icon=":material/hourglass_top:",
         )
 
-    with PARSING.admit(parse_units(data), on_wait=_queued):
+    # no page turn held while queued for a parse (dashboard/pacing.py): the others go on meanwhile
+    with PAGE_TURNS.paused(), PARSING.admit(parse_units(data), on_wait=_queued):
         queued.empty()
         profile = workers.run(neurix, ingest_job, data, filename, values, scaling, limits)
     profile.label = filename

@@ -30,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from dashboard.pacing import PAGE_TURNS
 from neurix_core.errors import NeurixError
 
 LOG = logging.getLogger("neurix.dashboard")
@@ -98,7 +99,8 @@ def run(model: M, job: Callable[..., T], *args: object) -> T:
         _forget(pool)
         return job(model, *args)
     try:
-        return future.result()
+        with PAGE_TURNS.paused():  # the server's interpreter is free for other pages meanwhile
+            return future.result()
     except BrokenProcessPool as exc:
         # not retried here: the job may be what killed the worker (memory), and must not take the server down too
         _forget(pool)
