@@ -1,4 +1,4 @@
-"""Large float32 matrix products on numpy's BLAS (OpenBLAS) instead of torch's (MKL).
+"""Large float32 matrix products on numpy's BLAS (OpenBLAS) instead of torch's (MKL), where torch runs on one thread.
 
 Why: on the 2-core reference machine (AMD EPYC), MKL's single-threaded sgemm ran the products that dominate a
 cohort's predictions and top genes at about half OpenBLAS's speed (micro-benchmarks, one thread each):
@@ -9,9 +9,14 @@ cohort's predictions and top genes at about half OpenBLAS's speed (micro-benchma
 
 In ``benchmarks/cohort_scale.py`` the top-20-genes stage went from 79 to 63 CPU-s per 1,000 samples (paired runs).
 Two threads calling numpy's products at once run in parallel (numpy releases the GIL). OpenBLAS is as fast on Intel
-CPUs, where MKL has no such handicap, so the products run there everywhere. Tensors
-that need autograd, live on a GPU or are not float32 keep torch's product. Results agree with torch's to float32
-rounding. numpy's BLAS thread count is set where torch's is (``neurix_core/threads.py``, ``dashboard/server.py``).
+CPUs, where MKL has no such handicap.
+
+Only where torch runs on one thread (cohort partitions, the dashboard's server and workers: each task has its core;
+``neurix_core/threads.py`` and ``dashboard/server.py`` give numpy's BLAS the same count): next to a multi-threaded
+torch, OpenBLAS's thread pool and torch's OpenMP pool spin against each other for the same cores, and one profile's
+all-drug explanation took 0.17-0.19 s instead of 0.05 s (``benchmarks/explain_speed.py``, 2 threads). There torch
+keeps its products, as do tensors that need autograd, live on a GPU or are not float32. Results agree with torch's
+to float32 rounding.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from torch import Tensor
 
 
 def _on_numpy(*tensors: Tensor) -> bool:
-    return all(
+    return torch.get_num_threads() == 1 and all(
         t.device.type == "cpu"
         and t.dtype == torch.float32
         and not t.requires_grad

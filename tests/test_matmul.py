@@ -1,10 +1,45 @@
-"""neurix_core.matmul: numpy's BLAS gives torch's product (to float32 rounding) in every layout it is used with."""
+"""neurix_core.matmul: numpy's BLAS gives torch's product (to float32 rounding) in every layout it is used with, and
+is used only where torch runs on one thread."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
 import torch
 
+from neurix_core import matmul as matmul_module
 from neurix_core.matmul import matmul
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """As in cohort partitions and the dashboard's processes, where the numpy path is taken."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _spy_on_numpy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = np.matmul
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(matmul_module.np, "matmul", counted)
+    return calls
+
+
+def test_numpy_runs_the_product_only_where_torch_has_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_on_numpy(monkeypatch)
+    a, b = torch.randn(4, 3), torch.randn(3, 5)
+    assert _close(matmul(a, b), a @ b) and len(calls) == 1
+    torch.set_num_threads(2)  # next to torch's own thread pool: torch's product (two pools would fight)
+    assert _close(matmul(a, b), a @ b) and len(calls) == 1
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
