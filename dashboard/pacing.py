@@ -25,8 +25,6 @@ TURNS_ENV = "NEURIX_PAGE_TURNS"
 DEFAULT_TURNS = 2
 MAX_WAIT_S = 20.0
 
-_local = threading.local()  # .held: whether this thread holds a turn now
-
 
 class Turns:
     """A first-come, first-served gate of ``capacity`` turns (``capacity`` ≤ 0: no gate)."""
@@ -36,6 +34,7 @@ class Turns:
         self._free = capacity
         self._queue: deque[object] = deque()
         self._cond = threading.Condition()
+        self._local = threading.local()  # .held: whether the calling thread holds one of these turns now
 
     @property
     def waiting(self) -> int:
@@ -73,29 +72,29 @@ class Turns:
     @contextmanager
     def turn(self, max_wait_s: float = MAX_WAIT_S) -> Iterator[None]:
         """Hold a turn for the block (a page script's run); nested calls share the outer turn."""
-        if getattr(_local, "held", False):
+        if getattr(self._local, "held", False):
             yield
             return
-        _local.held = self._take(first=False, max_wait_s=max_wait_s)
+        self._local.held = self._take(first=False, max_wait_s=max_wait_s)
         try:
             yield
         finally:
-            if getattr(_local, "held", False):
+            if getattr(self._local, "held", False):
                 self._give_back()
-            _local.held = False
+            self._local.held = False
 
     @contextmanager
     def paused(self, max_wait_s: float = MAX_WAIT_S) -> Iterator[None]:
         """Give this thread's turn back while it waits on something else; take it back first in line after."""
-        if not getattr(_local, "held", False):
+        if not getattr(self._local, "held", False):
             yield
             return
         self._give_back()
-        _local.held = False
+        self._local.held = False
         try:
             yield
         finally:
-            _local.held = self._take(first=True, max_wait_s=max_wait_s)
+            self._local.held = self._take(first=True, max_wait_s=max_wait_s)
 
 
 def _capacity() -> int:

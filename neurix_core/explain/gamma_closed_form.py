@@ -115,8 +115,9 @@ def _backward_linear(state: _LinearState, relevance: Tensor, gamma: float) -> Te
     # exact zeros: the products skip them, profile by profile, when that saves enough to pay for the gathers
     carrying = (total != 0).any(dim=1) | (difference != 0).any(dim=1)  # profiles × out
     if rows >= SPARSE_MIN_ROWS and float(carrying.float().mean()) < SPARSE_MAX_FRACTION:
-        # rows-major products R · W_units on numpy's BLAS (``neurix_core/matmul.py``): 7 ms per profile of the
-        # basis's first layer against 11.5 ms for torch's fastest layout (Wᵀ_units · Rᵀ)
+        # rows-major products R · W_units: on numpy's BLAS where torch has one thread (``neurix_core/matmul.py``),
+        # 7 ms per profile of the basis's first layer against 11.5 ms for torch's fastest layout (Wᵀ_units · Rᵀ);
+        # with more threads torch runs this layout as fast as that one (explain_speed: 0.047-0.051 s, 0.047-0.055)
         summed = relevance.new_empty(profiles, rows, weight.shape[1])
         contrast = torch.empty_like(summed)
         gathered = relevance.new_empty(weight.shape)  # the carrying rows of W, then of |W|, per profile
