@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from neurix_core.admission import FairGate
 
 TURNS_ENV = "NEURIX_PAGE_TURNS"
 DEFAULT_TURNS = 2
@@ -27,47 +27,24 @@ MAX_WAIT_S = 20.0
 
 
 class Turns:
-    """A first-come, first-served gate of ``capacity`` turns (``capacity`` ≤ 0: no gate)."""
+    """First-come, first-served turns, ``capacity`` at once (``capacity`` ≤ 0: no gate), on the parse queue's
+    ``FairGate``."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._free = capacity
-        self._queue: deque[object] = deque()
-        self._cond = threading.Condition()
+        self._gate = FairGate(max(0, capacity))
         self._local = threading.local()  # .held: whether the calling thread holds one of these turns now
 
     @property
     def waiting(self) -> int:
-        with self._cond:
-            return len(self._queue)
+        return self._gate.waiting
 
     def _take(self, first: bool, max_wait_s: float) -> bool:
         """Wait for a turn (at the head of the queue with ``first``); False if none came in ``max_wait_s``."""
-        if self.capacity <= 0:
-            return False
-        ticket = object()
-        deadline = time.monotonic() + max_wait_s
-        with self._cond:
-            if first:
-                self._queue.appendleft(ticket)
-            else:
-                self._queue.append(ticket)
-            while not (self._queue[0] is ticket and self._free > 0):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self._queue.remove(ticket)
-                    self._cond.notify_all()
-                    return False
-                self._cond.wait(left)
-            self._queue.popleft()
-            self._free -= 1
-            self._cond.notify_all()
-            return True
+        return self.capacity > 0 and self._gate.acquire(1, max_wait_s, first=first)
 
     def _give_back(self) -> None:
-        with self._cond:
-            self._free += 1
-            self._cond.notify_all()
+        self._gate.release(1)
 
     @contextmanager
     def turn(self, max_wait_s: float = MAX_WAIT_S) -> Iterator[None]:

@@ -25,8 +25,11 @@ class ServerBusyError(NeurixError):
     """Heavy work could not be admitted in time: the server is busy with other users' uploads."""
 
 
-class Admission:
-    """A fair (FIFO) counting gate with weights: ``with gate.admit(units, on_wait): ...``."""
+class FairGate:
+    """A first-come, first-served counting gate with weights: ``acquire`` waits its turn, ``release`` gives back.
+
+    The one queue behind the parse queue (``Admission``) and the dashboard's page turns (``dashboard/pacing.py``).
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -44,19 +47,22 @@ class Admission:
         with self._cond:
             return self.capacity - self._free
 
-    @contextmanager
-    def admit(
+    def acquire(
         self,
-        units: int = 1,
+        units: int,
+        timeout_s: float,
         on_wait: Callable[[int], None] | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-    ) -> Iterator[None]:
-        """Hold ``units`` (capped at capacity) for the block; ``on_wait(place)`` is called once if it must wait."""
-        units = max(1, min(units, self.capacity))
+        first: bool = False,
+    ) -> bool:
+        """Take ``units`` in order of arrival (at the head of the queue with ``first``); False, leaving the queue,
+        if they did not come within ``timeout_s``. ``on_wait(place)`` is called once, unlocked, if it must wait."""
         ticket = object()
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            self._queue.append(ticket)
+            if first:
+                self._queue.appendleft(ticket)
+            else:
+                self._queue.append(ticket)
             if not (self._queue[0] is ticket and self._free >= units) and on_wait is not None:
                 place = len(self._queue)
                 self._cond.release()
@@ -69,19 +75,37 @@ class Admission:
                 if left <= 0:
                     self._queue.remove(ticket)
                     self._cond.notify_all()
-                    raise ServerBusyError(
-                        "The server is busy reading other users' files: try again in a minute."
-                    )
+                    return False
                 self._cond.wait(left)
             self._queue.popleft()
             self._free -= units
             self._cond.notify_all()
+            return True
+
+    def release(self, units: int) -> None:
+        with self._cond:
+            self._free += units
+            self._cond.notify_all()
+
+
+class Admission(FairGate):
+    """The parse queue's gate: ``with gate.admit(units, on_wait): ...``."""
+
+    @contextmanager
+    def admit(
+        self,
+        units: int = 1,
+        on_wait: Callable[[int], None] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> Iterator[None]:
+        """Hold ``units`` (capped at capacity) for the block; ``on_wait(place)`` is called once if it must wait."""
+        units = max(1, min(units, self.capacity))
+        if not self.acquire(units, timeout_s, on_wait):
+            raise ServerBusyError("The server is busy reading other users' files: try again in a minute.")
         try:
             yield
         finally:
-            with self._cond:
-                self._free += units
-                self._cond.notify_all()
+            self.release(units)
 
 
 PARSING = Admission(PARSE_CAPACITY)

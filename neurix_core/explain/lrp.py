@@ -362,8 +362,7 @@ class InteractionLRP:
         scaled = x * self.linear_weight
         if index.ndim == 1:
             linear = self._drug_rows(self._linear_by_drug, index)
-            for p in range(x.shape[0]):  # += linear ∘ x·w, one profile's D × genes block at a time
-                combined[p].addcmul_(linear, scaled[p])
+            combined.addcmul_(linear[None, :, :], scaled[:, None, :])  # += linear ∘ x·w, broadcast in place
         else:
             gathered = combined.new_empty(shape[1:])
             for p in range(x.shape[0]):
