@@ -76,7 +76,16 @@ def main() -> None:
         widgets.sidebar(widgets.get_neurix(quiet=True))
 
 
+def _session_account() -> str | None:
+    """This browser session's id, the account its runs are charged to on the server's turns."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return context.session_id if context is not None else None
+
+
 # The wrapper covers start-up too (model loading, navigation, sidebar): never a traceback on any path. The whole
-# run takes one of the server's turns (dashboard/pacing.py): a few runs compute at once, in order of arrival.
-with PAGE_TURNS.turn():
+# run takes one of the server's turns (dashboard/pacing.py): a few runs compute at once, the session that used the
+# server least lately first.
+with PAGE_TURNS.turn(account=_session_account()):
     widgets.run_page(main, "app")

@@ -30,7 +30,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-from dashboard.pacing import PAGE_TURNS
+from dashboard.pacing import MAX_WAIT_S, PAGE_TURNS
+from neurix_core.admission import FairGate
 from neurix_core.errors import NeurixError
 
 LOG = logging.getLogger("neurix.dashboard")
@@ -41,6 +42,7 @@ WORKERS_ENV = "NEURIX_WORKERS"
 PR_SET_PDEATHSIG = 1  # prctl(2): a signal for this process when its parent ends
 
 _pool: ProcessPoolExecutor | None = None
+_slots = FairGate(0)  # one per worker: jobs wait here, in the page turns' order, not in the pool's FIFO queue
 _model: object = None  # the model the workers were forked with (theirs is this object's copy-on-write twin)
 _lock = threading.Lock()
 
@@ -54,7 +56,7 @@ def worker_count() -> int:
 def start(model: object, processes: int | None = None) -> int:
     """Fork the worker processes now, serving ``model`` (call before serving anyone); returns how many run (0:
     jobs run inline)."""
-    global _pool, _model
+    global _pool, _model, _slots
     processes = worker_count() if processes is None else processes
     if processes <= 0 or "fork" not in multiprocessing.get_all_start_methods():
         return 0
@@ -70,6 +72,7 @@ def start(model: object, processes: int | None = None) -> int:
             # the first job forks every worker at once (the fork start method starts them all up front), here and
             # not later from a server thread while other sessions' threads run
             pool.submit(os.getpid).result()
+            _slots = FairGate(processes)
             _pool = pool
     return processes
 
@@ -90,17 +93,27 @@ def running() -> bool:
 def run(model: M, job: Callable[..., T], *args: object) -> T:
     """``job(model, *args)`` in a worker process when the workers serve ``model``, else here (another model, or
     no workers). ``job`` must be a module-level function; exceptions are re-raised here."""
-    pool = _pool
+    pool, slots = _pool, _slots
     if pool is None or model is not _model:
         return job(model, *args)
+    with PAGE_TURNS.paused():  # the server's interpreter is free for other pages meanwhile
+        # a free worker, the least-served session's job first (as the page turns); after MAX_WAIT_S, the pool's queue
+        slot = slots.acquire(1, MAX_WAIT_S, priority=PAGE_TURNS.priority())
+        try:
+            return _run_in(pool, model, job, args)
+        finally:
+            if slot:
+                slots.release(1)
+
+
+def _run_in(pool: ProcessPoolExecutor, model: M, job: Callable[..., T], args: tuple) -> T:
     try:
         future = pool.submit(_in_worker, job, args)
     except (BrokenProcessPool, RuntimeError):  # broken, or shut down meanwhile: this server process does it
         _forget(pool)
         return job(model, *args)
     try:
-        with PAGE_TURNS.paused():  # the server's interpreter is free for other pages meanwhile
-            return future.result()
+        return future.result()
     except BrokenProcessPool as exc:
         # not retried here: the job may be what killed the worker (memory), and must not take the server down too
         _forget(pool)

@@ -8,9 +8,10 @@ and can show their place in the queue; a wait longer than ``timeout_s`` ends in 
 
 from __future__ import annotations
 
+import itertools
+import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,15 +27,18 @@ class ServerBusyError(NeurixError):
 
 
 class FairGate:
-    """A first-come, first-served counting gate with weights: ``acquire`` waits its turn, ``release`` gives back.
+    """A counting gate with weights and an order: ``acquire`` waits its turn, ``release`` gives back.
 
-    The one queue behind the parse queue (``Admission``) and the dashboard's page turns (``dashboard/pacing.py``).
+    Waiters are served by ``priority`` (lower first), then in order of arrival; ``first`` puts a waiter ahead of
+    every priority. The one queue behind the parse queue (``Admission``: all priorities equal, so first come,
+    first served) and the dashboard's page turns (``dashboard/pacing.py``: the least-served session first).
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._free = capacity
-        self._queue: deque[object] = deque()
+        self._queue: list[tuple[float, int, object]] = []  # (priority, arrival, ticket); few waiters: a list
+        self._arrivals = itertools.count()
         self._cond = threading.Condition()
 
     @property
@@ -47,37 +51,39 @@ class FairGate:
         with self._cond:
             return self.capacity - self._free
 
+    def _next(self, entry: tuple[float, int, object], units: int) -> bool:
+        """Whether ``entry`` is the waiter to serve now and its ``units`` are free (called locked)."""
+        return min(self._queue) is entry and self._free >= units
+
     def acquire(
         self,
         units: int,
         timeout_s: float,
         on_wait: Callable[[int], None] | None = None,
         first: bool = False,
+        priority: float = 0.0,
     ) -> bool:
-        """Take ``units`` in order of arrival (at the head of the queue with ``first``); False, leaving the queue,
-        if they did not come within ``timeout_s``. ``on_wait(place)`` is called once, unlocked, if it must wait."""
-        ticket = object()
+        """Take ``units`` in order (see the class); False, leaving the queue, if they did not come within
+        ``timeout_s``. ``on_wait(place)`` is called once, unlocked, if it must wait."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            if first:
-                self._queue.appendleft(ticket)
-            else:
-                self._queue.append(ticket)
-            if not (self._queue[0] is ticket and self._free >= units) and on_wait is not None:
-                place = len(self._queue)
+            entry = (-math.inf if first else priority, next(self._arrivals), object())
+            self._queue.append(entry)
+            if not self._next(entry, units) and on_wait is not None:
+                place = sum(1 for other in self._queue if other <= entry)
                 self._cond.release()
                 try:
                     on_wait(place)
                 finally:
                     self._cond.acquire()
-            while not (self._queue[0] is ticket and self._free >= units):
+            while not self._next(entry, units):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    self._queue.remove(ticket)
+                    self._queue.remove(entry)
                     self._cond.notify_all()
                     return False
                 self._cond.wait(left)
-            self._queue.popleft()
+            self._queue.remove(entry)
             self._free -= units
             self._cond.notify_all()
             return True

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from neurix_core.admission import PARSE_CAPACITY, Admission, ServerBusyError, parse_units
+from neurix_core.admission import PARSE_CAPACITY, Admission, FairGate, ServerBusyError, parse_units
 
 
 def test_at_most_capacity_units_run_at_once_and_waiters_see_their_place() -> None:
@@ -66,6 +66,37 @@ def test_a_large_parse_takes_every_unit_and_order_is_first_come_first_served() -
     for t in (holder, large, small):
         t.join(5)
     assert order == ["large", "small"]
+
+
+def test_the_gate_serves_lower_priorities_first_then_in_order_of_arrival() -> None:
+    """The order behind the page turns: priority (the session's recent use), ties by arrival, and ``first`` (a
+    run taking its turn back) ahead of everything."""
+    gate = FairGate(1)
+    assert gate.acquire(1, 1.0)
+    order: list[str] = []
+
+    def waiter(name: str, priority: float, first: bool = False) -> threading.Thread:
+        def body() -> None:
+            assert gate.acquire(1, 5.0, priority=priority, first=first)
+            order.append(name)
+            gate.release(1)
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        time.sleep(0.05)
+        return thread
+
+    threads = [
+        waiter("heavy", 2.0),
+        waiter("light", 0.5),
+        waiter("light too", 0.5),
+        waiter("back", 9.0, True),
+    ]
+    assert gate.waiting == 4
+    gate.release(1)
+    for thread in threads:
+        thread.join(5)
+    assert order == ["back", "light", "light too", "heavy"]
 
 
 def test_a_wait_longer_than_the_timeout_is_a_clear_error() -> None:

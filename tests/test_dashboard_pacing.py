@@ -70,6 +70,59 @@ def test_a_paused_run_lets_others_go_and_comes_back_before_runs_that_have_not_st
     assert order == ["A starts", "B", "A finishes", "C"]
 
 
+def test_the_session_that_used_the_server_least_lately_goes_first() -> None:
+    """A fresh upload's run (little served) overtakes the next page of a session that already had its results;
+    ties are served in order of arrival; what a session used is forgiven with the half-life."""
+    turns = Turns(1, half_life_s=60.0)
+    with turns.turn(account="explaining"):
+        time.sleep(0.3)  # e.g. its upload's predictions: 0.3 s of the server
+    assert 0.25 < turns.served("explaining") < 1.0
+    assert turns.served("new") == 0.0
+    order: list[str] = []
+    blocker_in, release = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        with turns.turn():
+            blocker_in.set()
+            release.wait(5)
+
+    def run(account: str, name: str) -> Any:
+        def body() -> None:
+            with turns.turn(account=account):
+                order.append(name)
+
+        return body
+
+    thread = threading.Thread(target=blocker)
+    thread.start()
+    blocker_in.wait(5)
+    arrivals = [run("explaining", "explain page"), run("new", "first upload"), run("other", "second upload")]
+    threads = [threading.Thread(target=t) for t in arrivals]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)  # all three queue behind the blocker, in this order
+    release.set()
+    for t in [thread, *threads]:
+        t.join(5)
+    assert order == ["first upload", "second upload", "explain page"]
+    forgiving = Turns(1, half_life_s=0.2)
+    with forgiving.turn(account="a"):
+        time.sleep(0.2)
+    time.sleep(0.4)  # two half-lives
+    assert forgiving.served("a") < 0.1
+
+
+def test_time_waiting_for_a_worker_counts_as_served_and_waiting_for_the_turn_back_does_not() -> None:
+    turns = Turns(1)
+    with turns.turn(account="a"), turns.paused():
+        time.sleep(0.2)  # a worker computes for this run
+    assert 0.15 < turns.served("a") < 0.5
+    assert turns.priority() == 0.0  # outside a run
+    with turns.turn(account="a"):
+        assert turns.priority() > 0.15  # the run's place in other queues (the worker processes)
+        assert abs(turns.priority() - turns.served("a")) < 0.01
+
+
 def test_nested_turns_share_the_outer_one_and_a_run_never_waits_forever() -> None:
     turns = Turns(1)
     with turns.turn(), turns.turn():  # a page run inside the app's run: no deadlock

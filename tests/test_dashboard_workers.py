@@ -127,3 +127,38 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def sleep_and_tag(model: Model, name: str, seconds: float) -> str:
+    time.sleep(seconds)
+    return name
+
+
+def test_queued_jobs_are_served_least_served_session_first(served: Model) -> None:
+    """With every worker busy, the waiting job of the session that used the server least goes next, as on the
+    page turns (dashboard/pacing.py), not in the pool's order of submission."""
+    import threading
+
+    from dashboard.pacing import PAGE_TURNS
+
+    finished: list[str] = []
+    busy = threading.Thread(target=lambda: finished.append(workers.run(served, sleep_and_tag, "busy", 0.6)))
+    busy.start()
+    time.sleep(0.2)  # the only worker is busy
+
+    def job(account: str, served_s: float) -> threading.Thread:
+        PAGE_TURNS._charge(account, served_s)  # noqa: SLF001 - this session's recent use of the server
+
+        def body() -> None:
+            with PAGE_TURNS.turn(account=account):
+                finished.append(workers.run(served, sleep_and_tag, account, 0.0))
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        time.sleep(0.1)
+        return thread
+
+    threads = [job("test-heavy-session", 5.0), job("test-light-session", 0.1)]
+    for thread in [busy, *threads]:
+        thread.join(10)
+    assert finished == ["busy", "test-light-session", "test-heavy-session"]
