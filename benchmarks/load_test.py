@@ -18,14 +18,18 @@ The server's answers (ForwardMsg protobufs) are decoded: the predictions table (
 "Download all predictions for this sample" button and the Explain page's "top genes" CSV are compared with
 direct ``Neurix.predict`` / ``Neurix.explain`` calls for that session's own profile, and every byte a session
 received is searched for the other sessions' sample names (cross-talk). The server's RSS comes from
-``/proc/<pid>/status``; ``/_stcore/metrics`` gives the number of connected sessions. While the main wave runs,
-20 threads hit ``/_stcore/health``, ``/_stcore/host-config`` and the index page to measure HTTP latency under
-load.
+``/proc/<pid>/status``; ``/_stcore/metrics`` gives the number of connected sessions.
+
+After the warm-up sessions come two waves. The **capacity wave** is ``--sessions`` users arriving in the same
+instant and nothing else: its latencies are the capacity figures. The **hostile wave** is as many users again while,
+at the same instant, three adversarial uploads arrive, one session tries to park eight near-limit uploads, and 20
+threads hit ``/_stcore/health``, ``/_stcore/host-config`` and the index page: memory, refusal times, HTTP latency
+and the users' latency under attack. Each wave's timeline (when each session's steps ended) is in the results.
 
 Usage (from the repository root)::
 
-    python benchmarks/load_test.py                       # 5 warm-up + 20 simultaneous sessions
-    python benchmarks/load_test.py --sessions 50 --no-explain
+    python benchmarks/load_test.py                       # 5 warm-up, then 2 waves of 20 simultaneous sessions
+    python benchmarks/load_test.py --sessions 50 --no-explain --no-adversarial --http-threads 0  # capacity only
 
 Prints the figures and writes ``benchmarks/results/load_test.json``. ``tests/test_load_sessions.py`` runs the
 same code with 20 simultaneous sessions and asserts on the figures.
@@ -498,6 +502,7 @@ class Visit:
 
     profile: Profile
     steps: dict[str, float] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)  # when each step ended (time.perf_counter())
     errors: list[str] = field(default_factory=list)
     upload_limit_mb: int | None = None
     table: pd.DataFrame | None = None  # the Predict page's table (top 25)
@@ -520,20 +525,23 @@ def visit(base_url: str, profile: Profile, explain: bool = True, timeout: float 
     tab = BrowserSession(base_url, timeout)
     raw = bytearray()
     try:
-        start = time.perf_counter()
+        start = result.marks["start"] = time.perf_counter()
         tab.connect()
         first = tab.run(page="predict")
         raw += first.raw
-        result.steps["open"] = time.perf_counter() - start
+        result.marks["open"] = time.perf_counter()
+        result.steps["open"] = result.marks["open"] - start
         uploaders = first.elements("file_uploader")
         if not uploaders:
             raise RuntimeError(f"no file uploader on the Predict page; errors: {first.errors()}")
         result.upload_limit_mb = int(uploaders[0].max_upload_size_mb)
         start = time.perf_counter()
         state = tab.upload(uploaders[0].id, profile.filename, profile.data)
+        result.marks["upload_sent"] = time.perf_counter()
         predicted = tab.run(widgets=[state])
         raw += predicted.raw
-        result.steps["upload_predict"] = time.perf_counter() - start
+        result.marks["upload_predict"] = time.perf_counter()
+        result.steps["upload_predict"] = result.marks["upload_predict"] - start
         result.errors += predicted.errors()
         frames = [
             f for f in predicted.dataframes() if {"rank", "drug"} <= set(f.columns)
@@ -546,8 +554,10 @@ def visit(base_url: str, profile: Profile, explain: bool = True, timeout: float 
                 io.BytesIO(tab.download(buttons[label])), dtype={"drug_id": str}
             )
         if explain:
+            result.marks["predictions_csv"] = time.perf_counter()
             explained = tab.run(page="explain")
             raw += explained.raw
+            result.marks["explain"] = time.perf_counter()
             result.steps["explain"] = explained.seconds
             result.errors += explained.errors()
             buttons = explained.download_buttons()
@@ -800,6 +810,82 @@ def flood(base_url: str, timeout: float = 120.0) -> dict[str, Any]:
 # --- the whole scenario -------------------------------------------------------------------------------------
 
 
+def _wave(
+    server: StreamlitServer,
+    profiles: Sequence[Profile],
+    explain: bool,
+    attacks_in: dict[str, tuple[str, bytes]],
+    flooding: bool,
+    http_threads: int,
+    http_per_thread: int,
+) -> dict[str, Any]:
+    """Start ``profiles``' sessions, the attacks, the flood and the HTTP clients at the same instant; wait for all.
+
+    Returns the visits, attacks, flood and HTTP results, its wall time, where the CPU went and when each session's
+    steps ended."""
+    http_result: dict[str, Any] = {}
+    http_thread = (
+        threading.Thread(
+            target=lambda: http_result.update(http_load(server.base_url, http_threads, http_per_thread))
+        )
+        if http_threads > 0
+        else None
+    )
+    barrier = threading.Barrier(len(profiles) + len(attacks_in) + (1 if flooding else 0))
+
+    def simultaneous(profile: Profile) -> Visit:
+        barrier.wait()  # every session starts at the same moment
+        return visit(server.base_url, profile, explain)
+
+    def hostile(kind: str) -> Attack:
+        barrier.wait()  # the attacks start with the normal sessions
+        return attack(server.base_url, kind, *attacks_in[kind])
+
+    def flood_at_once() -> dict[str, Any]:
+        barrier.wait()
+        return flood(server.base_url)
+
+    start = time.perf_counter()
+    cpu_before = {"server": cpu_seconds(server.pid, children=False), "all": cpu_seconds(server.pid)}
+    cpu_before["load_generator"] = own_cpu_seconds()
+    with ThreadPoolExecutor(barrier.parties) as pool:
+        futures = [pool.submit(simultaneous, p) for p in profiles]
+        attack_futures = [pool.submit(hostile, kind) for kind in attacks_in]
+        flood_future = pool.submit(flood_at_once) if flooding else None
+        if http_thread is not None:
+            http_thread.start()
+        visits = [f.result() for f in futures]
+        attacks = [f.result() for f in attack_futures]
+        flooded = flood_future.result() if flood_future is not None else {}
+    wall = time.perf_counter() - start
+    if http_thread is not None:
+        http_thread.join()
+    server_cpu = cpu_seconds(server.pid, children=False) - cpu_before["server"]
+    steps: dict[str, list[float]] = {}
+    for v in visits:
+        for name, seconds in v.steps.items():
+            steps.setdefault(name, []).append(seconds)
+    return {
+        "visits": visits,
+        "attacks": attacks,
+        "flood": flooded,
+        "http": http_result,
+        "wave_s": round(wall, 2),
+        "wave_cpu_s": {  # where the cores went during the wave (the load generator shares them)
+            "server_process": round(server_cpu, 2),
+            "upload_workers": round(cpu_seconds(server.pid) - cpu_before["all"] - server_cpu, 2),
+            "load_generator": round(own_cpu_seconds() - cpu_before["load_generator"], 2),
+        },
+        "session_step_latency_s": {name: _latency_summary(values) for name, values in steps.items()},
+        # when each session's steps ended, seconds after the wave started (sorted by predictions shown): which
+        # step a slow session waited in, and behind whom
+        "wave_timeline_s": sorted(
+            ({k: round(t - start, 2) for k, t in v.marks.items()} for v in visits),
+            key=lambda marks: marks.get("upload_predict", float("inf")),
+        ),
+    }
+
+
 def run_scenario(
     sessions: int = 20,
     warmup: int = 5,
@@ -810,16 +896,22 @@ def run_scenario(
     neurix: Any = None,
     adversarial: bool = True,
 ) -> tuple[dict[str, Any], list[Visit], Path]:
-    """Start one server; ``warmup`` sessions, then ``sessions`` simultaneous ones (all stay connected) while
-    ``http_threads`` clients hit the HTTP endpoints; check every session against the API.
+    """Start one server; ``warmup`` sessions; then the **capacity wave**: ``sessions`` simultaneous sessions and
+    nothing else (the latency figures); then the **hostile wave**: ``sessions`` more, together with the attacks,
+    the flood and ``http_threads`` HTTP clients (memory, refusals, HTTP under load, latency under attack).
+    Every session stays connected to the end; each is checked against the API.
 
-    Returns (figures, visits, server log path). ``neurix`` (a loaded Neurix) is loaded here when not given.
+    Without ``adversarial`` and HTTP clients there is no hostile wave. Returns (figures, visits, server log
+    path). ``neurix`` (a loaded Neurix) is loaded here when not given.
     """
     from neurix_core.api import Neurix
 
     neurix = neurix or Neurix.load(os.environ.get("NEURIX_BUNDLE") or None)
+    hostile_wave = adversarial or http_threads > 0
     run_id = uuid.uuid4().hex[:10]
-    profiles = make_profiles(neurix.example_profiles(), warmup + sessions, run_id)
+    profiles = make_profiles(
+        neurix.example_profiles(), warmup + sessions * (2 if hostile_wave else 1), run_id
+    )
     markers = [p.sample for p in profiles]
     attacks_in = adversarial_files(list(neurix.bundle.genes)) if adversarial else {}
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
@@ -838,52 +930,29 @@ def run_scenario(
             visits += list(pool.map(lambda p: visit(server.base_url, p, explain), profiles[1:warmup]))
         memory[f"after_{warmup}_sessions"] = server.rss_mib()
 
-        http_result: dict[str, Any] = {}
-        http_thread = threading.Thread(
-            target=lambda: http_result.update(http_load(server.base_url, http_threads, http_per_thread))
-        )
-        n_adversarial = len(attacks_in) + (1 if adversarial else 0)
-        barrier = threading.Barrier(sessions + n_adversarial)
-
-        def simultaneous(profile: Profile) -> Visit:
-            barrier.wait()  # every session starts at the same moment
-            return visit(server.base_url, profile, explain)
-
-        def hostile(kind: str) -> Attack:
-            barrier.wait()  # the attacks start with the normal sessions
-            return attack(server.base_url, kind, *attacks_in[kind])
-
-        def flooding() -> dict[str, Any]:
-            barrier.wait()
-            return flood(server.base_url)
-
-        start = time.perf_counter()
-        cpu_before = {"server": cpu_seconds(server.pid, children=False), "all": cpu_seconds(server.pid)}
-        cpu_before["load_generator"] = own_cpu_seconds()
-        with ThreadPoolExecutor(sessions + n_adversarial) as pool:
-            futures = [pool.submit(simultaneous, p) for p in profiles[warmup:]]
-            attack_futures = [pool.submit(hostile, kind) for kind in attacks_in]
-            flood_future = pool.submit(flooding) if adversarial else None
-            http_thread.start()
-            wave = [f.result() for f in futures]
-            attacks = [f.result() for f in attack_futures]
-            flooded = flood_future.result() if flood_future is not None else {}
-        figures["wave_s"] = round(time.perf_counter() - start, 2)
-        http_thread.join()
-        server_cpu = cpu_seconds(server.pid, children=False) - cpu_before["server"]
-        figures["wave_cpu_s"] = {  # where the cores went during the wave (the load generator shares them)
-            "server_process": round(server_cpu, 2),
-            "upload_workers": round(cpu_seconds(server.pid) - cpu_before["all"] - server_cpu, 2),
-            "load_generator": round(own_cpu_seconds() - cpu_before["load_generator"], 2),
-        }
-        visits += wave
+        capacity = _wave(server, profiles[warmup : warmup + sessions], explain, {}, False, 0, 0)
+        visits += capacity["visits"]
         memory[f"after_{warmup + sessions}_sessions"] = server.rss_mib()
+        load_between = _loadavg()
+        hostile: dict[str, Any] = {"attacks": [], "flood": {}, "http": {}}
+        if hostile_wave:
+            hostile = _wave(
+                server,
+                profiles[warmup + sessions :],
+                explain,
+                attacks_in,
+                adversarial,
+                http_threads,
+                http_per_thread,
+            )
+            visits += hostile["visits"]
+            memory[f"after_{len(visits)}_sessions"] = server.rss_mib()
         memory["peak"] = server.peak_mib()
         metrics = server.metrics()
         connected = int(metrics.get("active_sessions", -1))
-        idle_http = http_load(server.base_url, http_threads, http_per_thread)
+        idle_http = http_load(server.base_url, http_threads, http_per_thread) if http_threads > 0 else {}
         close_visits(visits)
-        for hostile_tab in [a.tab for a in attacks] + [flooded.pop("tab", None)]:
+        for hostile_tab in [a.tab for a in hostile["attacks"]] + [hostile["flood"].pop("tab", None)]:
             if hostile_tab is not None:
                 hostile_tab.close()
         deadline = time.monotonic() + 15
@@ -898,10 +967,9 @@ def run_scenario(
     log_text = log_path.read_bytes()
     leaks = [m for m in markers if m.encode() in log_text]
     growth = memory[f"after_{warmup + sessions}_sessions"] - memory[f"after_{warmup}_sessions"]
-    steps: dict[str, list[float]] = {}
-    for v in wave:
-        for name, seconds in v.steps.items():
-            steps.setdefault(name, []).append(seconds)
+    attacks = hostile["attacks"]
+    http_result = hostile["http"]
+    n_adversarial = len(attacks_in) + (1 if adversarial else 0)
     figures.update(
         {
             "source": "benchmarks/load_test.py",
@@ -915,6 +983,7 @@ def run_scenario(
                 "total": len(visits),
                 "simultaneous": sessions,
                 "warmup": warmup,
+                "waves": 2 if hostile_wave else 1,
                 "explain": explain,
                 "ok": sum(1 for p in problems.values() if not p),
                 "failed": sum(1 for p in problems.values() if p),
@@ -926,11 +995,19 @@ def run_scenario(
                 "keep_alive_retries": sum(v.retries for v in visits),
                 "problems": {k: p for k, p in problems.items() if p},
             },
-            "session_step_latency_s": {name: _latency_summary(values) for name, values in steps.items()},
+            # the capacity wave: ``sessions`` users at the same instant, nothing else
+            "wave_s": capacity["wave_s"],
+            "wave_cpu_s": capacity["wave_cpu_s"],
+            "session_step_latency_s": capacity["session_step_latency_s"],
+            "wave_timeline_s": capacity["wave_timeline_s"],
+            # the hostile wave: as many users again, with the attacks, the flood and the HTTP clients
+            "hostile_wave": {
+                k: v for k, v in hostile.items() if k not in ("visits", "attacks", "flood", "http")
+            },
             "http_during_wave": http_result,
             "http_idle": idle_http,
             "memory_mib": {k: round(v, 1) for k, v in memory.items()},
-            "memory_growth_mib": {
+            "memory_growth_mib": {  # over the capacity wave: what a normal session costs
                 "total": round(growth, 1),
                 "per_session": round(growth / max(1, sessions), 2),
             },
@@ -938,10 +1015,11 @@ def run_scenario(
             "adversarial": {
                 "uploads": [{k: v for k, v in a.__dict__.items() if k != "tab"} for a in attacks],
                 "sessions": n_adversarial,
-                "flood": flooded,
+                "flood": hostile["flood"],
                 "max_refusal_s": max((a.refused_s or 0.0 for a in attacks), default=0.0),
             },
             "load_before": load_before,
+            "load_between_waves": load_between,
             "load_after": _loadavg(),
         }
     )
@@ -958,16 +1036,22 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
     """Human-readable figures (printed by the benchmark and by the test)."""
     s = figures["sessions"]
     mem = figures["memory_mib"]
+    waves = s.get("waves", 1)
     lines = [
-        f"sessions: {s['total']} ({s['simultaneous']} simultaneous after {s['warmup']} warm-up), "
+        f"sessions: {s['total']} ({s['warmup']} warm-up, then {waves} wave(s) of {s['simultaneous']} simultaneous), "
         f"ok {s['ok']}, failed {s['failed']}, connected at once {s['connected_during_test']}",
         f"requests: {figures['requests_total']} total, errors {figures['errors_total']} "
         f"(stale keep-alive connections retried: {s['keep_alive_retries']})",
+        f"capacity wave ({s['simultaneous']} sessions at once, nothing else): {figures['wave_s']:.1f} s",
     ]
-    for name, lat in figures["session_step_latency_s"].items():
+    lines += _latency_lines(figures["session_step_latency_s"])
+    hostile = figures.get("hostile_wave") or {}
+    if hostile:
         lines.append(
-            f"  {name:15s} p50 {lat['p50_s']:.2f} s  p95 {lat['p95_s']:.2f} s  max {lat['max_s']:.2f} s"
+            f"hostile wave ({s['simultaneous']} more sessions with the attacks, the flood and the HTTP clients): "
+            f"{hostile['wave_s']:.1f} s"
         )
+        lines += _latency_lines(hostile["session_step_latency_s"])
     for label in ("http_during_wave", "http_idle"):
         h = figures[label]
         if h:
@@ -978,18 +1062,17 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
     lines.append("server RSS (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))
     g = figures["memory_growth_mib"]
     lines.append(
-        f"memory growth over the simultaneous wave: {g['total']:.0f} MiB ({g['per_session']:.1f} MiB/session)"
+        f"memory growth over the capacity wave: {g['total']:.0f} MiB ({g['per_session']:.1f} MiB/session)"
     )
-    lines.append(
-        f"wave wall time: {figures['wave_s']:.1f} s; first session (model load): {figures['first_session_s']:.1f} s"
-    )
-    if "wave_cpu_s" in figures:
-        cpu = figures["wave_cpu_s"]
-        lines.append(
-            f"CPU during the wave: server process {cpu['server_process']:.1f} s, upload workers "
-            f"{cpu['upload_workers']:.1f} s, load generator (simulated browsers, same cores) "
-            f"{cpu['load_generator']:.1f} s"
-        )
+    lines.append(f"first session (model load): {figures['first_session_s']:.1f} s")
+    for name, wave in (("capacity", figures), ("hostile", hostile)):
+        if "wave_cpu_s" in wave:
+            cpu = wave["wave_cpu_s"]
+            lines.append(
+                f"CPU during the {name} wave: server process {cpu['server_process']:.1f} s, upload workers "
+                f"{cpu['upload_workers']:.1f} s, load generator (simulated browsers, same cores) "
+                f"{cpu['load_generator']:.1f} s"
+            )
     adv = figures.get("adversarial", {})
     for a in adv.get("uploads", []):
         lines.append(
@@ -1002,9 +1085,17 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
             f"upload flood ({FLOOD_FILES} × {FLOOD_BYTES // 2**20} MiB, one session): {adv['flood']}"
         )
     lines.append(
-        f"machine load (1/5/15 min) before: {figures.get('load_before')}; after: {figures.get('load_after')}"
+        f"machine load (1/5/15 min) before: {figures.get('load_before')}; between the waves: "
+        f"{figures.get('load_between_waves')}; after: {figures.get('load_after')}"
     )
     return lines
+
+
+def _latency_lines(latency: dict[str, dict[str, float]]) -> list[str]:
+    return [
+        f"  {name:15s} p50 {lat['p50_s']:.2f} s  p95 {lat['p95_s']:.2f} s  max {lat['max_s']:.2f} s"
+        for name, lat in latency.items()
+    ]
 
 
 def write_results(figures: dict[str, Any], path: Path = RESULTS) -> None:
@@ -1014,10 +1105,10 @@ def write_results(figures: dict[str, Any], path: Path = RESULTS) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=20, help="simultaneous sessions in the main wave")
+    parser.add_argument("--sessions", type=int, default=20, help="simultaneous sessions in each wave")
     parser.add_argument("--warmup", type=int, default=5, help="sessions before the wave (memory baseline)")
     parser.add_argument("--no-explain", action="store_true", help="skip the Explain page (predictions only)")
-    parser.add_argument("--http-threads", type=int, default=20)
+    parser.add_argument("--http-threads", type=int, default=20, help="HTTP clients in the hostile wave")
     parser.add_argument("--http-requests", type=int, default=30, help="requests per HTTP thread")
     parser.add_argument("--no-adversarial", action="store_true", help="skip the attack uploads")
     parser.add_argument("--out", type=Path, default=RESULTS)

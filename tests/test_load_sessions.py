@@ -7,27 +7,29 @@ latency while others compute) only exist inside that process. Concurrent ``AppTe
 here speak Streamlit's websocket protocol like the browser does (``benchmarks/load_test.py`` explains it); the
 scenario is the same one ``python benchmarks/load_test.py --sessions 50`` runs with larger numbers.
 
-Scenario (one server, ``dashboard/server.py``; a few minutes on 2 cores): 5 warm-up sessions, then 20 sessions
-started at the same instant, each uploading a different profile (CSV / TSV / gzipped CSV, its own unique sample
-name), reading its predictions and opening the Explain page (LRP for its top five drugs), while 20 threads hit
-``/_stcore/health``, ``/_stcore/host-config`` and ``/``, and, at the same instant, three adversarial uploads (gzip
-bomb, text junk, too many values) and one session trying to park 8 × 45 MiB uploads. Every session stays
-connected until the end.
+Scenario (one server, ``dashboard/server.py``; about a minute on 2 cores): 5 warm-up sessions, then two waves.
+The **capacity wave**: 20 sessions started at the same instant, each uploading a different profile (CSV / TSV /
+gzipped CSV, its own unique sample name), reading and downloading its predictions and opening the Explain page (LRP
+for its top five drugs), and nothing else. The **hostile wave**: 20 more such sessions while, at the same instant,
+three adversarial uploads (gzip bomb, text junk, too many values) arrive, one session tries to park 8 × 45 MiB
+uploads and 20 threads hit ``/_stcore/health``, ``/_stcore/host-config`` and ``/``. Every session stays connected
+until the end (49 at once).
 
 Documented bounds (asserted below):
 
 * every session sees exactly its own predictions and explanations: equal to ``Neurix.predict`` /
-  ``Neurix.explain`` on its own profile (all 697 drugs via the CSV download, the top-25 table, the relevances
-  of the Explain page's download), and never another session's sample name;
+  ``Neurix.explain`` on its own profile (all drugs via the CSV download, the top-25 table, the relevances of the
+  Explain page's download), and never another session's sample name;
+* the capacity wave meets issue 17's targets: upload → predictions p95 ≤ 3 s and Explain p95 ≤ 6 s; the hostile
+  wave's p95s stay below ``MAX_HOSTILE_UPLOAD_PREDICT_P95_S`` / ``MAX_HOSTILE_EXPLAIN_P95_S``; each attack is
+  refused with a message within 10 s; the flood gets at most two uploads held — every time bound multiplied by
+  the machine's load factor (``load_factor``: 1 on an idle machine);
 * 0 HTTP errors (on an overloaded machine, client timeouts only); p95 of ``/_stcore/health`` etc. below 10 s
-  while the 20 sessions compute and below 1 s idle (a load balancer's health-check timeout must be longer than
-  the first figure); upload → predictions p95 below ``MAX_UPLOAD_PREDICT_P95_S``, Explain below
-  ``MAX_EXPLAIN_P95_S``, each attack refused with a message within ``MAX_REFUSAL_S`` (regression guards: the issue's
-  3 s / 6 s / 10 s targets are not met, see below); the flood gets at most two uploads held — every time bound
-  multiplied by the machine's load factor (``load_factor``: 1 on an idle machine);
+  during the hostile wave and below 1 s idle (a load balancer's health-check timeout must be longer than the
+  first figure);
 * the server's memory (its RSS plus its upload workers' private memory) grows by less than
-  ``MAX_GROWTH_PER_SESSION_MIB`` per simultaneous session (20 sessions vs the 5 warm-up sessions) and its peak
-  stays below ``MAX_PEAK_MIB`` (not scaled: memory does not depend on load);
+  ``MAX_GROWTH_PER_SESSION_MIB`` per session of the capacity wave and its peak stays below 2 GB, the issue's
+  target (not scaled: memory does not depend on load);
 * nothing of any upload (sample names) reaches the server's stdout/stderr log.
 
 ``test_the_shared_explainer_is_thread_safe`` pins, in-process, the explainer race this scenario found.
@@ -58,32 +60,23 @@ WARMUP = 5
 HTTP_THREADS = 20
 HTTP_PER_THREAD = 30
 # Latency bounds scale with how overloaded the machine was when the scenario started (1-minute load average per
-# core, at least 1): on an idle 2-core machine they are twice the targets (p95 3 s / 6 s, attacks ≤ 10 s), on a
-# machine shared with others they grow with its load instead of failing for reasons outside the code. Measured on
-# this machine at load ~30 (factor 15): upload → predictions p95 72 s, Explain 98 s, attacks 58-92 s, peak
-# 1.79 GiB, 0 cross-talk, 12 index-page timeouts (30 s) during the wave.
-MAX_GROWTH_PER_SESSION_MIB = (
-    40.0  # measured 24.5 MiB/session: ~11 per session plus the attackers' held uploads
-)
+# core, at least 1): on an idle 2-core machine they are issue 17's targets, on a machine shared with others they
+# grow with its load instead of failing for reasons outside the code. Measured (2026-12-03, least-served-first page
+# turns and worker jobs, 6 runs at load 0.5-2.2 before the waves): capacity wave upload → predictions p95
+# 1.38-1.85 s, Explain p95 1.51-2.13 s; hostile wave 2.47-3.21 s and 2.14-2.87 s; attacks refused in 1.7-3.8 s;
+# peak 1.72 GiB with 49 sessions connected; growth 8.8 MiB per session. (At load ~30, factor 15, on an earlier
+# version: upload p95 72 s, 0 cross-talk, 12 index-page timeouts.)
+MAX_GROWTH_PER_SESSION_MIB = 20.0
 MAX_PEAK_MIB = (
-    2560.0  # measured 1.49-1.50 GiB (server + workers) with 29 sessions, 3 attacks, a flood; target ≤ 2 GB
+    2048.0  # issue 17: ≤ 2 GB under 20 normal sessions and three attacks (here 45 + 4 hostile tabs)
 )
-MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # × load factor; measured ~3 s idle-ish
-MAX_HEALTH_P95_IDLE_S = 1.0  # × load factor; measured ~50-800 ms
-# Measured after the capacity work (per-session memo, one torch thread per request, no full GC after each run,
-# refusals before the parse queue, the Explain table from positions, the one-|W| γ rule) with the retrained bundle
-# (2026-12-01, two runs at load 0.8-1.0 before the wave): upload → predictions p95 18.0-20.7 s, Explain p95
-# 8.1-9.5 s. With the upload workers (dashboard/workers.py; 2026-12-02, two runs alternating with the previous
-# code at load 2.3-3.1 before the wave): upload → predictions p95 7.4-9.5 s (previous code 14.7-20.4), Explain p95
-# 7.6-7.9 s (10.8-13.5), attacks refused in 4.9-15.9 s (10.6-26.3), open p95 1.0-1.2 s, peak 1,523-1,537 MiB
-# (server RSS + the workers' private memory). With one BLAS thread per process, numpy's products, CSV downloads in
-# the workers, coalesced upload bodies and page turns (2026-12-02, later; 7 runs of that code at load 0.8-3.1):
-# upload → predictions p95 5.0-7.1 s, Explain p95 4.2-5.9 s, attacks refused in 4.4-11.0 s (≤ 5.6 s in the two
-# final runs), peak 1,508-1,560 MiB. Issue 17's 3 s target for predictions is NOT met (see the README's capacity
-# section); these bounds guard against regressions (about 2× the measured figures).
-MAX_UPLOAD_PREDICT_P95_S = 16.0  # × load factor
-MAX_EXPLAIN_P95_S = 12.0  # × load factor
-MAX_REFUSAL_S = 25.0  # × load factor: each attack file, from the start of its upload to the page's refusal
+MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # × load factor; measured 0.3-0.7 s
+MAX_HEALTH_P95_IDLE_S = 1.0  # × load factor; measured ~50 ms
+MAX_UPLOAD_PREDICT_P95_S = 3.0  # × load factor: issue 17's target, for the capacity wave
+MAX_EXPLAIN_P95_S = 6.0  # × load factor: issue 17's target, for the capacity wave
+MAX_HOSTILE_UPLOAD_PREDICT_P95_S = 6.0  # × load factor: the hostile wave (~2× measured)
+MAX_HOSTILE_EXPLAIN_P95_S = 6.0  # × load factor: the hostile wave (~2× measured)
+MAX_REFUSAL_S = 10.0  # × load factor: each attack file, from the start of its upload to the page's refusal
 OVERLOADED = 4.0  # load factor above which HTTP client timeouts (30 s) are tolerated, and only timeouts
 
 
@@ -126,10 +119,12 @@ def scenario(
 
 def test_all_sessions_were_simultaneous_and_distinct(scenario: dict[str, Any]) -> None:
     sessions = scenario["figures"]["sessions"]
-    assert sessions["total"] == SESSIONS + WARMUP
+    assert sessions["total"] == 2 * SESSIONS + WARMUP
     hostile = scenario["figures"]["adversarial"]["sessions"]  # the attackers' tabs stay open too
-    assert sessions["connected_during_test"] == SESSIONS + WARMUP + hostile, "all stayed connected at once"
-    assert sessions["distinct_session_ids"] == SESSIONS + WARMUP
+    assert sessions["connected_during_test"] == 2 * SESSIONS + WARMUP + hostile, (
+        "all stayed connected at once"
+    )
+    assert sessions["distinct_session_ids"] == 2 * SESSIONS + WARMUP
     assert sessions["connected_after_close"] == 0
 
 
@@ -138,7 +133,7 @@ def test_every_session_sees_its_own_predictions_and_explanations(scenario: dict[
     session's own profile; no session received another session's sample name."""
     sessions = scenario["figures"]["sessions"]
     assert sessions["problems"] == {}
-    assert sessions["ok"] == SESSIONS + WARMUP
+    assert sessions["ok"] == 2 * SESSIONS + WARMUP
     for visit in scenario["visits"]:
         assert visit.predictions_csv is not None and len(visit.predictions_csv) > 0
         assert visit.genes_csv is not None and set(visit.genes_csv["sample"]) == {visit.profile.sample}
@@ -166,15 +161,23 @@ def test_memory_stays_bounded(scenario: dict[str, Any]) -> None:
     assert figures["memory_mib"]["peak"] < MAX_PEAK_MIB, figures["memory_mib"]
 
 
-def test_latency_under_contention(scenario: dict[str, Any]) -> None:
+def test_twenty_simultaneous_sessions_meet_the_latency_targets(scenario: dict[str, Any]) -> None:
+    """Issue 17: 20 users uploading in the same second see predictions within 3 s and Explain within 6 s (p95)."""
     steps = scenario["figures"]["session_step_latency_s"]
     factor = load_factor(scenario["figures"])
-    assert steps["upload_predict"]["p95_s"] < MAX_UPLOAD_PREDICT_P95_S * factor, (factor, steps)
-    assert steps["explain"]["p95_s"] < MAX_EXPLAIN_P95_S * factor, (factor, steps)
+    assert steps["upload_predict"]["p95_s"] <= MAX_UPLOAD_PREDICT_P95_S * factor, (factor, steps)
+    assert steps["explain"]["p95_s"] <= MAX_EXPLAIN_P95_S * factor, (factor, steps)
+
+
+def test_latency_while_under_attack(scenario: dict[str, Any]) -> None:
+    steps = scenario["figures"]["hostile_wave"]["session_step_latency_s"]
+    factor = load_factor(scenario["figures"])
+    assert steps["upload_predict"]["p95_s"] < MAX_HOSTILE_UPLOAD_PREDICT_P95_S * factor, (factor, steps)
+    assert steps["explain"]["p95_s"] < MAX_HOSTILE_EXPLAIN_P95_S * factor, (factor, steps)
 
 
 def test_attacks_are_refused_quickly_while_others_work(scenario: dict[str, Any]) -> None:
-    """A gzip bomb, 46.7 MiB of text junk and a table with too many values, uploaded with the 20 sessions, are
+    """A gzip bomb, 46.7 MiB of text junk and a table with too many values, uploaded with 20 sessions, are
     each refused with a message; one session cannot park more than two near-limit uploads in server memory."""
     adversarial = scenario["figures"]["adversarial"]
     assert len(adversarial["uploads"]) == 3
