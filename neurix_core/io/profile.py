@@ -517,7 +517,7 @@ def profile_from_matrix(
     measured_anywhere = expression.notna().any(axis=0)
     if not measured_anywhere.all():  # (a copy only when some gene is empty in every sample)
         expression = expression.loc[:, measured_anywhere]
-    expression = expression.astype(np.float64, copy=False)
+    expression = expression.astype(np.float64)  # lazy (copy-on-write): no copy when already float64
     if expression.shape[1] == 0:
         raise ProfileError("All recognised genes have empty values: fill in the expression values.")
     _add_summary_warnings(
