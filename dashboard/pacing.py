@@ -7,10 +7,11 @@ late; the event loop, which receives uploads, gets a twenty-first of the interpr
 arrive instead of 0.25 s); and early users' explanations slow down later users' uploads. Taking turns (``capacity``
 runs at once) finishes runs at full speed and leaves the event loop its share.
 
-Whose turn: the run of the session that has used the server least lately (seconds it held a turn or waited on a
-worker, halving every ``HALF_LIFE_S``), ties in order of arrival. A user waiting for the first predictions of a
-fresh upload thus goes before one who already has theirs and asks for an explanation, and one user's heavy pages
-cannot crowd out everybody else's (least attained service: short jobs finish first, long ones still progress).
+Whose turn: the run of the session that has used the server least lately (seconds it held a turn plus seconds a
+worker process computed for it, halving every ``HALF_LIFE_S``), ties in order of arrival. A user waiting for the
+first predictions of a fresh upload thus goes before one who already has theirs and asks for an explanation, and
+one user's heavy pages cannot crowd out everybody else's (least attained service: short jobs finish first, long
+ones still progress).
 
 A run gives its turn back while it waits for something other than this interpreter (a worker process, the parse
 queue: ``paused``), and takes it back ahead of every run that has not started yet, so that started work finishes
@@ -94,7 +95,7 @@ class Turns:
             return
         priority = self._local.priority = self.served(account) if account is not None else 0.0
         self._local.held = self._take(first=False, max_wait_s=max_wait_s, priority=priority)
-        self._local.waited = 0.0
+        self._local.away = self._local.worked = 0.0
         started = time.monotonic()
         try:
             yield
@@ -104,23 +105,28 @@ class Turns:
             self._local.held = False
             self._local.priority = 0.0
             if account is not None:
-                self._charge(account, time.monotonic() - started - self._local.waited)
+                served = time.monotonic() - started - self._local.away + self._local.worked
+                self._charge(account, served)
 
     @contextmanager
     def paused(self, max_wait_s: float = MAX_WAIT_S) -> Iterator[None]:
         """Give this thread's turn back while it waits on something else; take it back first in line after.
-        The time paused counts as served (a worker worked for the run); the wait to take the turn back does not."""
+        The time away is not charged to the session (a worker's computing is: ``worked``)."""
         if not getattr(self._local, "held", False):
             yield
             return
         self._give_back()
         self._local.held = False
+        left = time.monotonic()
         try:
             yield
         finally:
-            back = time.monotonic()
             self._local.held = self._take(first=True, max_wait_s=max_wait_s)
-            self._local.waited = getattr(self._local, "waited", 0.0) + time.monotonic() - back
+            self._local.away = getattr(self._local, "away", 0.0) + time.monotonic() - left
+
+    def worked(self, seconds: float) -> None:
+        """Charge the calling thread's run with ``seconds`` a worker process computed for it."""
+        self._local.worked = getattr(self._local, "worked", 0.0) + seconds
 
 
 def _capacity() -> int:

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -112,6 +113,7 @@ def _run_in(pool: ProcessPoolExecutor, model: M, job: Callable[..., T], args: tu
     except (BrokenProcessPool, RuntimeError):  # broken, or shut down meanwhile: this server process does it
         _forget(pool)
         return job(model, *args)
+    started = time.monotonic()
     try:
         return future.result()
     except BrokenProcessPool as exc:
@@ -121,6 +123,8 @@ def _run_in(pool: ProcessPoolExecutor, model: M, job: Callable[..., T], args: tu
             "The server could not finish this request (a worker process stopped). Try again; if it happens "
             "again with the same file, split it or tell the Neurix maintainers."
         ) from exc
+    finally:
+        PAGE_TURNS.worked(time.monotonic() - started)  # the session's use of the server (dashboard/pacing.py)
 
 
 def _worker_started(server_pid: int) -> None:

@@ -112,15 +112,19 @@ def test_the_session_that_used_the_server_least_lately_goes_first() -> None:
     assert forgiving.served("a") < 0.1
 
 
-def test_time_waiting_for_a_worker_counts_as_served_and_waiting_for_the_turn_back_does_not() -> None:
+def test_a_workers_computing_is_charged_to_the_session_and_time_away_from_the_turn_is_not() -> None:
     turns = Turns(1)
-    with turns.turn(account="a"), turns.paused():
-        time.sleep(0.2)  # a worker computes for this run
-    assert 0.15 < turns.served("a") < 0.5
+    with turns.turn(account="queued"), turns.paused():
+        time.sleep(0.2)  # e.g. waiting in the parse queue: nothing of this server used for this session
+    assert turns.served("queued") < 0.05
+    with turns.turn(account="computed"), turns.paused():
+        time.sleep(0.2)
+        turns.worked(0.2)  # dashboard.workers: a worker process computed for this run meanwhile
+    assert 0.15 < turns.served("computed") < 0.3
     assert turns.priority() == 0.0  # outside a run
-    with turns.turn(account="a"):
+    with turns.turn(account="computed"):
         assert turns.priority() > 0.15  # the run's place in other queues (the worker processes)
-        assert abs(turns.priority() - turns.served("a")) < 0.01
+        assert abs(turns.priority() - turns.served("computed")) < 0.01
 
 
 def test_nested_turns_share_the_outer_one_and_a_run_never_waits_forever() -> None:
