@@ -63,14 +63,14 @@ HTTP_PER_THREAD = 30
 # core, at least 1) and with how much slower its cores were than where the bounds were measured (a CPU speed
 # probe: the same code took ~2× the CPU-seconds on this VM on some days): on an idle machine as fast as the
 # reference they are issue 17's targets; on a slower or shared one they grow instead of failing for reasons
-# outside the code. Measured (2026-12-03, least-served-first page
-# turns and worker jobs, 6 runs at load 0.5-2.2 before the waves): capacity wave upload → predictions p95
-# 1.38-1.85 s, Explain p95 1.51-2.13 s; hostile wave 2.47-3.21 s and 2.14-2.87 s; attacks refused in 1.7-3.8 s;
-# peak 1.72 GiB with 49 sessions connected; growth 8.8 MiB per session. (At load ~30, factor 15, on an earlier
-# version: upload p95 72 s, 0 cross-talk, 12 index-page timeouts.)
+# outside the code. Measured (2026-12-03, least-served-first page turns and worker jobs, 10 runs at load 0.5-2.3
+# before the waves, probe 0.022-0.025 s): capacity wave upload → predictions p95 1.14-1.71 s, Explain p95
+# 1.59-2.52 s; hostile wave 1.55-2.96 s and 1.75-2.84 s; attacks refused within 3.9 s; peak 1,715-1,766 MiB with
+# 49 tabs connected; growth 6.7-9.3 MiB per session. (At load ~30, factor 15, on an earlier version: upload p95
+# 72 s, 0 cross-talk, 12 index-page timeouts.)
 MAX_GROWTH_PER_SESSION_MIB = 20.0
 MAX_PEAK_MIB = (
-    2048.0  # issue 17: ≤ 2 GB under 20 normal sessions and three attacks (here 45 + 4 hostile tabs)
+    1907.0  # issue 17: ≤ 2 GB (1,907 MiB) under 20 sessions and three attacks; here 45 and 4 hostile tabs
 )
 MAX_HEALTH_P95_UNDER_LOAD_S = 10.0  # × load factor; measured 0.3-0.7 s
 MAX_HEALTH_P95_IDLE_S = 1.0  # × load factor; measured ~50 ms
