@@ -82,9 +82,9 @@ FINISHED_EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_EARLY
 ALERT_ERROR = 1
 EXPLAIN_TOP_DRUGS = 5  # the Explain page's default selection
 EXPLAIN_GENES_PER_SIDE = 8  # the Explain page's default "top genes per drug" slider
-TICK = os.sysconf("SC_CLK_TCK")
+TICK = os.sysconf("SC_CLK_TCK")  # /proc/<pid>/stat counts CPU time in these
 # cpu_speed_probe_s on the 2-core VM where the bounds of tests/test_load_sessions.py were measured (2026-12-03)
-REFERENCE_SPEED_PROBE_S = 0.025  # /proc/<pid>/stat counts CPU time in these
+REFERENCE_SPEED_PROBE_S = 0.025
 
 
 # --- the server ---------------------------------------------------------------------------------------------

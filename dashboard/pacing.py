@@ -44,12 +44,11 @@ class Turns:
         self.capacity = capacity
         self.half_life_s = half_life_s
         self._gate = FairGate(max(0, capacity))
-        self._local = (
-            threading.local()
-        )  # .held: a turn now; .waited: seconds this run waited to take one back
-        self._served: dict[
-            str, tuple[float, float]
-        ] = {}  # account → (seconds served, when: time.monotonic())
+        # per thread: .held (a turn now), .priority (this run's place in line), .away (seconds this run spent
+        # without its turn), .worked (seconds worker processes computed for this run)
+        self._local = threading.local()
+        # account (a session) → (seconds served, when: time.monotonic())
+        self._served: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     @property
